@@ -1,0 +1,1 @@
+"""wardwatch alerting: rules, incidents and their store, rosters, escalation, notifications."""

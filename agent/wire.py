@@ -10,7 +10,7 @@ host booted (the collector computes rates); ratios are 0..1. A check that could 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 

@@ -1,0 +1,135 @@
+"""``wardwatch collector run``, ``wardwatch agents token``, ``wardwatch demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import signal
+import ssl
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from agent.settings_file import ConfigError
+from collector.app import create_app
+from collector.settings import CollectorSettings, HttpSettings, hash_token
+
+log = logging.getLogger("wardwatch.collector")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    col = sub.add_parser("collector", help="run the collector")
+    col_sub = col.add_subparsers(dest="collector_command", metavar="SUBCOMMAND")
+    run = col_sub.add_parser("run", help="run the collector in the foreground")
+    run.add_argument("--config", type=Path, help="collector YAML settings (env WARDWATCH_* wins)")
+    run.set_defaults(handler=cmd_collector_run)
+    check = col_sub.add_parser("check-config", help="validate the collector settings and exit")
+    check.add_argument("--config", type=Path)
+    check.set_defaults(handler=cmd_collector_check)
+
+    agents = sub.add_parser("agents", help="agent credentials")
+    agents_sub = agents.add_subparsers(dest="agents_command", metavar="SUBCOMMAND")
+    token = agents_sub.add_parser("token", help="make a new agent token and print it with its hash")
+    token.add_argument("host", help="the agent's host name, as it reports it")
+    token.set_defaults(handler=cmd_agents_token)
+
+    demo = sub.add_parser("demo", help="start the demo: collector, local agent, simulated devices (make run)")
+    demo.add_argument("--dir", type=Path, default=Path("deploy/demo"), help="demo configuration folder")
+    demo.add_argument("--data", type=Path, default=Path("var/demo"), help="data folder")
+    demo.add_argument("--no-prometheus", action="store_true", help="do not start a local Prometheus")
+    demo.set_defaults(handler=cmd_demo)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def _load(path: Path | None) -> CollectorSettings:
+    try:
+        return CollectorSettings.load(path)
+    except ConfigError as err:
+        print(f"wardwatch: bad configuration:\n{err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def server_ssl_context(http: HttpSettings) -> ssl.SSLContext | None:
+    if http.tls_cert_file is None or http.tls_key_file is None:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(http.tls_cert_file, http.tls_key_file)
+    if http.tls_client_ca_file is not None:
+        ctx.load_verify_locations(cafile=http.tls_client_ca_file)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def cmd_collector_check(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    print(f"OK: {args.config or 'environment'} ({len(settings.agents)} agent credentials)")
+    return 0
+
+
+def cmd_agents_token(args: argparse.Namespace) -> int:
+    token = secrets.token_urlsafe(32)
+    print(f"# agent config (keep secret):   token: {token}")
+    print("# collector config:")
+    print(f"agents:\n  - host: {args.host}\n    token_sha256: {hash_token(token)}")
+    return 0
+
+
+async def serve(
+    settings: CollectorSettings, *, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
+    """Run the collector until ``stop`` is set. Sets ``ready`` once listening."""
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    ctx = server_ssl_context(settings.http)
+    site = web.TCPSite(runner, settings.http.host, settings.http.port, ssl_context=ctx, shutdown_timeout=5)
+    await site.start()
+    scheme = "https" if ctx else "http"
+    for sock in site._server.sockets if site._server else ():  # type: ignore[union-attr]
+        host, port = sock.getsockname()[:2]
+        log.info("collector listening on %s://%s:%s", scheme, host, port)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        log.info("collector stopping")
+        await runner.cleanup()
+
+
+def cmd_collector_run(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    configure_logging(settings.log_level)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop=stop)
+
+    try:
+        asyncio.run(main())
+    except OSError as err:
+        print(
+            f"wardwatch: cannot listen on {settings.http.host}:{settings.http.port}: {err}", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from collector.demo import run_demo
+
+    return run_demo(args.dir, args.data, prometheus=not args.no_prometheus)

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import gzip
+import json
+
+from collector import keys
+from collector.state import SourceKind
+from tests.collector.conftest import auth, gz, report_dict
+
+
+async def post(client, body: bytes, headers: dict[str, str]):
+    return await client.post("/api/v1/reports", data=body, headers=headers)
+
+
+async def test_accepts_a_gzip_report_and_keeps_it_as_latest(client):
+    resp = await post(client, gz(report_dict()), auth())
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["outcome"] == "latest"
+    src = client.app[keys.STATE].get(SourceKind.AGENT, "his-db-01")
+    assert src is not None and src.labels == {"site": "main", "system": "HIS", "role": "db"}
+    assert (
+        src.latest().samples[
+            (
+                "wardwatch_filesystem_used_ratio",
+                (("device", "/dev/sdb1"), ("fstype", "xfs"), ("mountpoint", "/data")),
+            )
+        ]
+        == 0.9
+    )
+
+
+async def test_accepts_plain_json_too(client):
+    headers = {**auth(), "Content-Encoding": "identity"}
+    resp = await post(client, json.dumps(report_dict()).encode(), headers)
+    assert resp.status == 200
+
+
+async def test_missing_token_is_401_with_json_error(client):
+    resp = await post(client, gz(report_dict()), {"Content-Encoding": "gzip"})
+    assert resp.status == 401
+    assert "missing bearer token" in (await resp.json())["error"]
+
+
+async def test_unknown_token_is_401_and_never_echoed(client):
+    headers = {**auth(), "Authorization": "Bearer not-a-real-token-s3cr3t"}
+    resp = await post(client, gz(report_dict()), headers)
+    assert resp.status == 401
+    text = await resp.text()
+    assert "unknown agent token" in text and "s3cr3t" not in text
+
+
+async def test_token_of_another_host_is_403_naming_the_field(client):
+    resp = await post(client, gz(report_dict("his-db-01")), auth("pacs-01"))
+    assert resp.status == 403
+    err = (await resp.json())["error"]
+    assert err.startswith("agent.host:") and "pacs-01" in err
+    assert "token-pacs-01-secret" not in err
+
+
+async def test_invalid_field_is_400_naming_the_field(client):
+    bad = report_dict()
+    bad["system"]["memory"]["total_bytes"] = -5
+    resp = await post(client, gz(bad), auth())
+    assert resp.status == 400
+    assert "system.memory.total_bytes" in (await resp.json())["error"]
+
+
+async def test_unknown_field_and_unsupported_schema_are_400(client):
+    resp = await post(client, gz(report_dict(extra_thing=1)), auth())
+    assert resp.status == 400 and "extra_thing" in (await resp.json())["error"]
+    resp = await post(client, gz(report_dict(schema=99)), auth())
+    err = (await resp.json())["error"]
+    assert resp.status == 400 and "schema" in err and "99" in err
+
+
+async def test_not_json_and_not_gzip_are_400(client):
+    resp = await post(client, gzip.compress(b"{not json"), auth())
+    assert resp.status == 400 and "invalid report" in (await resp.json())["error"]
+    resp = await post(client, b"\x1f\x8bgarbage", auth())
+    assert resp.status == 400 and "gzip" in (await resp.json())["error"]
+
+
+async def test_oversized_body_is_413(aiohttp_client, app_factory):
+    client = await aiohttp_client(app_factory(http={"max_report_bytes": 4096}))
+    big = report_dict(
+        filesystems=[
+            {
+                "mountpoint": f"/m{i}",
+                "device": "d",
+                "fstype": "ext4",
+                "size_bytes": 1,
+                "free_bytes": 1,
+                "used_bytes": 0,
+            }
+            for i in range(200)
+        ]
+    )
+    resp = await post(client, json.dumps(big).encode(), {**auth(), "Content-Encoding": "identity"})
+    assert resp.status == 413
+    # a small gzip that inflates past the limit (a zip bomb) is refused too
+    resp = await post(client, gz(big), auth())
+    assert resp.status == 413 and "decompression" in (await resp.json())["error"]
+
+
+async def test_rejections_leave_state_and_service_intact(client):
+    assert (await post(client, gz(report_dict(seq=1)), auth())).status == 200
+    # aiohttp closes a connection whose body could not be decoded, so each bad post gets its own
+    for body in (b"", b"\x00" * 100, gzip.compress(b"[]"), gz({"schema": 1})):
+        assert (await post(client, body, {**auth(), "Connection": "close"})).status == 400
+    src = client.app[keys.STATE].get(SourceKind.AGENT, "his-db-01")
+    assert len(src.window) == 1
+    metrics = await (await client.get("/metrics")).text()
+    assert 'wardwatch_agent_up{host="his-db-01"' in metrics
+    assert 'wardwatch_collector_reports_rejected_total{reason="invalid"} 4.0' in metrics
+
+
+async def test_late_spooled_reports_are_kept_in_timestamp_order(client, fake_clock):
+    t0 = fake_clock.time()
+    for seq, ts in ((3, t0), (1, t0 - 30), (2, t0 - 15)):
+        resp = await post(client, gz(report_dict(timestamp=ts, seq=seq, sent_at=t0)), auth())
+        assert resp.status == 200
+    outcomes_again = await post(client, gz(report_dict(timestamp=t0 - 15, seq=2, sent_at=t0)), auth())
+    assert (await outcomes_again.json())["outcome"] == "duplicate"
+    src = client.app[keys.STATE].get(SourceKind.AGENT, "his-db-01")
+    assert [s.timestamp for s in src.window] == [t0 - 30, t0 - 15, t0]
+    assert src.latest().payload.seq == 3

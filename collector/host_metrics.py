@@ -17,7 +17,7 @@ HOST_METRICS: dict[str, tuple[MetricType, str]] = {
     "wardwatch_cpu_usage_ratio": (G, "CPU busy ratio over the agent's last cycle, all CPUs (0..1)."),
     "wardwatch_cpu_mode_ratio": (G, "CPU time ratio by mode over the agent's last cycle."),
     "wardwatch_cpu_seconds_total": (C, "CPU seconds by mode, summed over CPUs, since boot."),
-    "wardwatch_cpu_count": (G, "Logical CPUs."),
+    "wardwatch_cpus": (G, "Logical CPUs."),
     "wardwatch_load1": (G, "1-minute load average."),
     "wardwatch_load5": (G, "5-minute load average."),
     "wardwatch_load15": (G, "15-minute load average."),
@@ -96,7 +96,7 @@ def flatten_report(r: Report) -> dict[SeriesKey, float]:
     s = r.system
     cpu = s.cpu
     out[("wardwatch_cpu_usage_ratio", ())] = cpu.usage_ratio
-    out[("wardwatch_cpu_count", ())] = cpu.count
+    out[("wardwatch_cpus", ())] = cpu.count
     for mode, v in cpu.mode_ratio.items():
         out[("wardwatch_cpu_mode_ratio", (("mode", mode),))] = v
     for mode, v in cpu.mode_seconds_total.items():

@@ -205,7 +205,7 @@ def main() -> int:
 
         for _ in range(100):
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
                 break
             except OSError:
                 time.sleep(0.1)
@@ -238,7 +238,7 @@ def main() -> int:
             )
         # /metrics with the state of `agents` hosts
         t = time.perf_counter()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
             size = len(r.read())
         print(
             f"/metrics after the runs: {size / 1e6:.1f} MB in {time.perf_counter() - t:.3f}s; collector RSS {rss_mib(proc.pid):.0f} MiB"
@@ -247,7 +247,7 @@ def main() -> int:
             k: statistics.median(r[k] for r in rows)
             for k in ("rps", "p50_ms", "p99_ms", "per_cpu_s", "cpu_us")
         }
-        print("\n| metric (median of %d runs) | wardwatch | goal | ratio to goal |" % len(rows))
+        print(f"\n| metric (median of {len(rows)} runs) | wardwatch | goal | ratio to goal |")
         print("|---|---|---|---|")
         print(f"| reports/s accepted (client-limited) | {med['rps']:.0f} | 2000 | {med['rps'] / 2000:.2f} |")
         print(

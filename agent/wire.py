@@ -32,9 +32,13 @@ class _Wire(BaseModel):
 
 
 class AgentInfo(_Wire):
-    host: Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    host: Annotated[
+        str, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    ]
     version: Name
-    labels: dict[Annotated[str, StringConstraints(pattern=r"^(site|system|role|department)$")], LabelValue] = {}
+    labels: dict[
+        Annotated[str, StringConstraints(pattern=r"^(site|system|role|department)$")], LabelValue
+    ] = {}
     parent: Name | None = None  # the switch this host hangs off (dependency suppression)
 
 
@@ -147,7 +151,9 @@ class Report(_Wire):
     schema_version: Annotated[int, Field(alias="schema")]
     agent: AgentInfo
     timestamp: NonNeg  # the agent's clock when it collected: the collector measures skew from it
-    sent_at: NonNeg | None = None  # the agent's clock when it (re)sent: late spooled reports have sent_at >> timestamp
+    sent_at: NonNeg | None = (
+        None  # the agent's clock when it (re)sent: late spooled reports have sent_at >> timestamp
+    )
     seq: Counter  # per agent run, increasing; with timestamp it identifies a report
     interval_seconds: Annotated[float, Field(gt=0, le=86400)]
     system: SystemSample

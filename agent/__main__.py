@@ -1,0 +1,147 @@
+"""``wardwatch-agent``: collect a report every interval and push it to the collectors.
+
+wardwatch-agent --config /etc/wardwatch/agent.yaml              # run (SIGTERM/SIGINT stop cleanly)
+wardwatch-agent --config agent.yaml --once --print             # print one report, send nothing
+wardwatch-agent --config agent.yaml --check-config             # validate, print OK or the errors
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.collect import ReportBuilder
+from agent.settings import AgentSettings
+from agent.settings_file import ConfigError, load_settings
+from agent.wire import Report
+
+if TYPE_CHECKING:
+    from agent.sender import Sender
+
+log = logging.getLogger("agent")
+QUEUE_LIMIT = 100  # reports waiting for the sender; past this the oldest goes to the spool's fate: dropped
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="wardwatch-agent", description="wardwatch host agent")
+    parser.add_argument("--config", type=Path, help="YAML settings file (WARDWATCH_AGENT_* variables win)")
+    parser.add_argument("--once", action="store_true", help="run one cycle and exit")
+    parser.add_argument("--print", action="store_true", help="print each report as JSON; send nothing")
+    parser.add_argument("--check-config", action="store_true", help="validate the settings and exit")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    try:
+        settings = load_settings(AgentSettings, args.config)
+    except ConfigError as err:
+        print(f"wardwatch-agent: configuration error:\n{err}", file=sys.stderr)
+        return 1
+    sending = not args.print
+    problems = settings.sending_problems() if sending or args.check_config else []
+    if args.check_config:
+        if problems and not args.print:
+            print("\n".join(f"{args.config or 'environment'}: {p}" for p in problems), file=sys.stderr)
+            return 1
+        print(f"OK: {args.config or 'environment'}")
+        return 0
+    if problems:
+        print("wardwatch-agent: cannot send:\n" + "\n".join(problems), file=sys.stderr)
+        return 1
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return asyncio.run(run(settings, once=args.once, print_only=args.print))
+    except KeyboardInterrupt:  # a second Ctrl-C while shutting down
+        return 130
+
+
+async def run(settings: AgentSettings, *, once: bool, print_only: bool) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    builder = ReportBuilder(settings)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(builder.close)
+        queue: asyncio.Queue[Report] | None = None
+        sender_task = None
+        if not print_only:
+            sender = await _open_sender(settings, stack)
+            queue = asyncio.Queue()
+            sender_task = asyncio.create_task(_deliver_forever(sender, queue), name="sender")
+        start = loop.time()
+        cycle = 0
+        while not stop.is_set():
+            report = await builder.collect()
+            if print_only:
+                sys.stdout.write(report.to_json_bytes().decode() + "\n")
+                sys.stdout.flush()
+            else:
+                assert queue is not None
+                if queue.qsize() >= QUEUE_LIMIT:
+                    dropped = queue.get_nowait()
+                    log.error("sender is %d reports behind: dropped report seq=%d", QUEUE_LIMIT, dropped.seq)
+                queue.put_nowait(report)
+            if once:
+                break
+            # Drift-free: cycle k starts at start + k * interval; slots missed while busy are skipped.
+            cycle = max(cycle + 1, math.floor((loop.time() - start) / settings.interval_seconds) + 1)
+            delay = start + cycle * settings.interval_seconds - loop.time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, delay))
+        if queue is not None and sender_task is not None:
+            if once:
+                await _finish(queue, sender_task, stop)
+            sender_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender_task
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+    return 0
+
+
+async def _open_sender(settings: AgentSettings, stack: contextlib.AsyncExitStack) -> Sender:
+    import aiohttp
+
+    from agent.sender import Sender
+    from agent.spool import Spool
+
+    spool = Spool(
+        settings.spool.dir, max_bytes=settings.spool.max_bytes, max_age_seconds=settings.spool.max_age_seconds
+    )
+    session = await stack.enter_async_context(aiohttp.ClientSession())
+    return Sender(settings, session, spool)
+
+
+async def _deliver_forever(sender: Sender, queue: asyncio.Queue[Report]) -> None:
+    while True:
+        report = await queue.get()
+        try:
+            await sender.deliver(report)
+        except Exception:  # task boundary: one delivery; the report's fate is logged, the agent goes on
+            log.exception("delivering report seq=%d failed", report.seq)
+        finally:
+            queue.task_done()
+
+
+async def _finish(queue: asyncio.Queue[Report], sender_task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """--once: wait until the report is delivered or spooled (or a signal asks us to stop)."""
+    joined = asyncio.create_task(queue.join())
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({joined, stopped, sender_task}, return_when=asyncio.FIRST_COMPLETED)
+    joined.cancel()
+    stopped.cancel()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

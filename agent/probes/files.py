@@ -1,0 +1,43 @@
+"""File checks for backup freshness: newest file's mtime and size, and the size of the one before."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+
+from agent.settings import FileCheckConfig
+from agent.wire import FileCheck
+
+
+def _scan(check: FileCheckConfig) -> FileCheck:
+    found: list[tuple[float, int]] = []
+    for path in glob.iglob(check.glob):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # removed between listing and stat (backup rotation)
+        found.append((st.st_mtime, st.st_size))
+    found.sort(reverse=True)
+    if not found:
+        return FileCheck(name=check.name, pattern=check.glob, files=0)
+    return FileCheck(
+        name=check.name,
+        pattern=check.glob,
+        files=len(found),
+        newest_mtime_seconds=found[0][0],
+        newest_size_bytes=found[0][1],
+        previous_size_bytes=found[1][1] if len(found) > 1 else None,
+    )
+
+
+async def check_files(check: FileCheckConfig, *, timeout_seconds: float) -> FileCheck:
+    """The glob runs in a thread: a big backup folder or a slow NAS must not stall the loop."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(_scan, check), timeout_seconds)
+    except TimeoutError:
+        return FileCheck(
+            name=check.name, pattern=check.glob, files=0, error=f"timed out after {timeout_seconds:g} s"
+        )
+    except OSError as err:
+        return FileCheck(name=check.name, pattern=check.glob, files=0, error=err.strerror or str(err))

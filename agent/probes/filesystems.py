@@ -1,0 +1,71 @@
+"""Space and inodes per mountpoint, pseudo filesystems skipped, bind mounts counted once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+import psutil
+
+from agent.wire import FilesystemSample
+
+log = logging.getLogger(__name__)
+
+PSEUDO_FSTYPES = frozenset(
+    {
+        "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts", "devtmpfs",
+        "efivarfs", "fusectl", "hugetlbfs", "mqueue", "nsfs", "overlay", "proc", "pstore", "ramfs",
+        "rpc_pipefs", "securityfs", "squashfs", "sysfs", "tmpfs", "tracefs", "fuse.lxcfs", "fuse.portal",
+        "fuse.gvfsd-fuse", "nfsd", "selinuxfs", "iso9660", "aufs",
+    }
+)  # fmt: skip
+
+
+def _usable(part: psutil._common.sdiskpart) -> bool:
+    if part.fstype in PSEUDO_FSTYPES or not part.fstype:
+        return False
+    return not part.mountpoint.startswith(("/proc/", "/sys/", "/dev/", "/run/credentials/"))
+
+
+def _measure(mountpoint: str, device: str, fstype: str) -> tuple[tuple[int, int], FilesystemSample]:
+    st = os.statvfs(mountpoint)
+    size = st.f_blocks * st.f_frsize
+    free_to_users = st.f_bavail * st.f_frsize
+    used = (st.f_blocks - st.f_bfree) * st.f_frsize
+    inodes_total = st.f_files or None  # 0 on filesystems without a fixed inode table (btrfs, vfat)
+    sample = FilesystemSample(
+        mountpoint=mountpoint,
+        device=device,
+        fstype=fstype,
+        size_bytes=size,
+        free_bytes=free_to_users,
+        used_bytes=used,
+        inodes_total=inodes_total,
+        inodes_free=st.f_ffree if inodes_total else None,
+    )
+    # A bind mount has the same device id and the same counts as its source.
+    return (os.stat(mountpoint).st_dev, st.f_blocks), sample
+
+
+async def sample_filesystems(timeout_seconds: float) -> list[FilesystemSample]:
+    """statvfs runs in a thread: a hung network mount costs one thread, not the cycle."""
+    parts = [p for p in psutil.disk_partitions(all=False) if _usable(p)]
+    jobs = [asyncio.to_thread(_measure, p.mountpoint, p.device, p.fstype) for p in parts]
+    results = await asyncio.gather(
+        *(asyncio.wait_for(job, timeout_seconds) for job in jobs), return_exceptions=True
+    )
+    seen: set[tuple[int, int]] = set()
+    samples = []
+    for part, result in zip(parts, results, strict=True):
+        if isinstance(result, BaseException):
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            log.warning("filesystem %s skipped: %s", part.mountpoint, type(result).__name__ + f": {result}")
+            continue
+        key, sample = result
+        if key in seen:
+            continue
+        seen.add(key)
+        samples.append(sample)
+    return samples

@@ -1,0 +1,57 @@
+"""Process checks: how many processes match, and their CPU and memory."""
+
+from __future__ import annotations
+
+import re
+
+import psutil
+
+from agent.settings import ProcessCheckConfig
+from agent.wire import ProcessCheck
+
+
+class ProcessProbe:
+    """Keeps ``psutil.Process`` objects between cycles so CPU ratios cover the last cycle."""
+
+    def __init__(self, checks: list[ProcessCheckConfig]) -> None:
+        self._checks = checks
+        self._regexes = {c.name: re.compile(c.cmdline_regex) for c in checks if c.cmdline_regex}
+        self._known: dict[int, psutil.Process] = {}
+
+    def _matches(self, check: ProcessCheckConfig, name: str, cmdline: str) -> bool:
+        if check.process_name is not None:
+            return name == check.process_name
+        return self._regexes[check.name].search(cmdline) is not None
+
+    def sample(self) -> list[ProcessCheck]:
+        """Blocking (reads /proc for every process): run it in a thread."""
+        if not self._checks:
+            return []
+        totals = {c.name: [0, 0.0, 0] for c in self._checks}
+        alive: dict[int, psutil.Process] = {}
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            name = proc.info["name"] or ""
+            cmdline = " ".join(proc.info["cmdline"] or ())
+            hits = [c.name for c in self._checks if self._matches(c, name, cmdline)]
+            if not hits:
+                continue
+            # Reuse the object from the previous cycle (same pid and create time) for cpu_percent.
+            known = self._known.get(proc.pid)
+            if known is not None and known == proc:
+                proc = known
+            try:
+                cpu = proc.cpu_percent(None) / 100.0
+                rss = proc.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+            alive[proc.pid] = proc
+            for check_name in hits:
+                t = totals[check_name]
+                t[0] += 1
+                t[1] += cpu
+                t[2] += rss
+        self._known = alive
+        return [
+            ProcessCheck(name=name, count=int(t[0]), cpu_ratio=float(t[1]), rss_bytes=int(t[2]))
+            for name, t in totals.items()
+        ]

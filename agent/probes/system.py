@@ -1,0 +1,72 @@
+"""CPU, load, memory, swap, boot time, process and user counts."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import psutil
+
+from agent.wire import CpuSample, MemorySample, SystemSample
+
+# Modes that count as "not busy" for usage_ratio.
+_IDLE_MODES = ("idle", "iowait")
+
+
+def _modes(times: Any) -> dict[str, float]:
+    return {name: float(getattr(times, name)) for name in times._fields}
+
+
+class SystemProbe:
+    """Keeps the previous CPU times so ratios cover the last cycle, not the time since boot."""
+
+    def __init__(self) -> None:
+        self._previous: dict[str, float] | None = None
+        self._cpu_count = psutil.cpu_count() or 1
+
+    def sample(self) -> SystemSample:
+        return SystemSample(
+            load1=(load := os.getloadavg())[0],
+            load5=load[1],
+            load15=load[2],
+            boot_time_seconds=psutil.boot_time(),
+            processes=len(psutil.pids()),
+            users=len(psutil.users()),
+            cpu=self._cpu(),
+            memory=_memory(),
+        )
+
+    def _cpu(self) -> CpuSample:
+        # guest/guest_nice are already included in user/nice on Linux: leave them out of the sum.
+        now = {k: v for k, v in _modes(psutil.cpu_times()).items() if not k.startswith("guest")}
+        previous, self._previous = self._previous, now
+        if previous is None:
+            base = dict.fromkeys(now, 0.0)  # first cycle: ratios since boot
+        else:
+            base = previous
+        deltas = {k: max(0.0, now[k] - base.get(k, 0.0)) for k in now}
+        elapsed = sum(deltas.values())
+        if elapsed <= 0:
+            mode_ratio = dict.fromkeys(now, 0.0)
+            mode_ratio["idle"] = 1.0
+        else:
+            mode_ratio = {k: min(1.0, v / elapsed) for k, v in deltas.items()}
+        busy = 1.0 - sum(mode_ratio.get(m, 0.0) for m in _IDLE_MODES)
+        return CpuSample(
+            usage_ratio=min(1.0, max(0.0, busy)),
+            mode_ratio=mode_ratio,
+            mode_seconds_total=now,
+            count=self._cpu_count,
+        )
+
+
+def _memory() -> MemorySample:
+    vm = psutil.virtual_memory()
+    swap = psutil.swap_memory()
+    return MemorySample(
+        total_bytes=vm.total,
+        available_bytes=vm.available,
+        used_bytes=vm.used,
+        swap_total_bytes=swap.total,
+        swap_used_bytes=swap.used,
+    )

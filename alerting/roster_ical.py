@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import icalendar
@@ -26,7 +27,7 @@ def _calendar(roster: Roster, title: str, events: list[tuple[Duty, str]], now: d
     cal.add("version", "2.0")
     cal.add("x-wr-calname", title)
     cal.add("x-wr-timezone", roster.config.timezone)
-    for duty, where in sorted(set(events)):
+    for duty, where in _merge(sorted(set(events))):
         ev = icalendar.Event()
         ev.add("uid", f"{duty.person}.{duty.rotation or 'override'}.{duty.start:%Y%m%dT%H%M%SZ}@wardwatch")
         ev.add("dtstamp", now.astimezone(UTC))
@@ -35,6 +36,25 @@ def _calendar(roster: Roster, title: str, events: list[tuple[Duty, str]], now: d
         ev.add("summary", _describe(roster, duty, where))
         cal.add_component(ev)
     return cal.to_ical()
+
+
+def _merge(events: list[tuple[Duty, str]]) -> list[tuple[Duty, str]]:
+    """Join back-to-back duties of one person in one rotation turn (a weekly 24 h rotation is one event)."""
+    out: list[tuple[Duty, str]] = []
+    for duty, where in events:
+        for i, (prev, prev_where) in enumerate(out):
+            same = (prev.person, prev.rotation, prev.via, prev_where) == (
+                duty.person,
+                duty.rotation,
+                duty.via,
+                where,
+            )
+            if same and prev.end == duty.start and duty.rotation is not None:
+                out[i] = (replace(prev, end=duty.end), where)
+                break
+        else:
+            out.append((duty, where))
+    return out
 
 
 def _all_duties(roster: Roster, start: datetime, end: datetime) -> list[tuple[Duty, str]]:

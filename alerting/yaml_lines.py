@@ -96,7 +96,8 @@ def data_path(data: Any, loc: Iterable[str | int]) -> Path_:
     """The part of a pydantic error location that exists in the data (drops union tags and validator names)."""
     out: list[str | int] = []
     cur = data
-    for part in loc:
+    loc = list(loc)
+    for n, part in enumerate(loc):
         if isinstance(cur, dict) and part in cur:
             cur = cur[part]
         elif isinstance(cur, dict) and str(part) in {str(k) for k in cur}:
@@ -104,18 +105,13 @@ def data_path(data: Any, loc: Iterable[str | int]) -> Path_:
             cur = cur[part]
         elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
             cur = cur[part]
-        elif isinstance(cur, dict) and isinstance(part, str) and not _looks_like_tag(part):
+        elif isinstance(cur, dict) and isinstance(part, str) and n == len(loc) - 1:
             out.append(part)  # a missing field: name it, its line is the parent's
-            cur = None
             continue
         else:
             continue
         out.append(part)
     return tuple(out)
-
-
-def _looks_like_tag(part: str) -> bool:
-    return "[" in part or part.startswith(("function-", "tagged-union"))
 
 
 def line_of(lines: LineMap, path: Path_) -> int | None:

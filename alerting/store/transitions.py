@@ -100,7 +100,7 @@ def apply_actions(
                 inc = dataclasses.replace(inc, parent_id=action.parent_id)
         else:  # pragma: no cover - the Action union is closed
             raise InvalidTransition(f"unknown action {action!r}")
-    if entries or inc != incident:
+    if inc != incident:  # a state change; a comment alone is history, not state
         inc = dataclasses.replace(inc, version=incident.version + 1)
     return inc, entries
 

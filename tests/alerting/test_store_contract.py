@@ -246,6 +246,11 @@ async def test_a_resolved_fingerprint_that_fires_again_opens_a_new_incident(stor
     assert (await store.get(first.id)).status is Status.RESOLVED
     assert [e.kind for e in await store.timeline(first.id)] == [TimelineKind.FIRED, TimelineKind.RESOLVED]
     assert [e.kind for e in await store.timeline(again.id)] == [TimelineKind.FIRED]
+    assert await store.audit_log() == []  # recovery by the rules is not an operator action
+    await store.resolve(again.id, "alice", T0 + minutes(30))
+    assert [(a.actor, a.action, a.target) for a in await store.audit_log()] == [
+        ("alice", "incident.resolve", "INC-2026-000002")
+    ]
 
 
 async def test_resolve_by_fingerprint_with_nothing_open_returns_none(store: IncidentStore) -> None:
@@ -336,6 +341,7 @@ async def test_comments_go_to_the_timeline_and_the_audit_log(store: IncidentStor
         {"text": "restarted the HIS app pool"},
     )
     assert (await store.timeline(inc.id))[-1] == entry
+    assert (await store.get(inc.id)).version == inc.version  # history, not state: no compare-and-set churn
     [audit] = await store.audit_log()
     assert (audit.actor, audit.action, audit.target, audit.details) == (
         "alice",

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import ssl
 import time
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from agent.settings import HttpCheckConfig
 from agent.wire import HttpCheck
+
+log = logging.getLogger(__name__)
 
 
 def _describe(err: BaseException) -> str:
@@ -58,30 +63,44 @@ class HttpProber:
             async with self._session.get(
                 check.url, ssl=self._contexts[check.name], allow_redirects=False
             ) as resp:
-                expiry = _cert_expiry(resp)
                 await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as err:
             return HttpCheck(name=check.name, url=check.url, up=False, error=_describe(err))
+        duration = time.perf_counter() - started
+        context = self._contexts[check.name]
+        if isinstance(context, ssl.SSLContext) and check.url.startswith("https://"):
+            try:
+                async with asyncio.timeout(self._timeout.total):
+                    expiry = await _cert_expiry(check.url, context)
+            except (TimeoutError, OSError, ValueError) as err:
+                log.warning("http check %s: could not read the TLS certificate: %s", check.name, err)
         return HttpCheck(
             name=check.name,
             url=check.url,
             up=status == check.expect_status,
             status_code=status,
-            duration_seconds=time.perf_counter() - started,
+            duration_seconds=duration,
             tls_cert_expiry_seconds=expiry,
             error=None if status == check.expect_status else f"expected status {check.expect_status}",
         )
 
 
-def _cert_expiry(resp: aiohttp.ClientResponse) -> float | None:
-    """The leaf certificate's notAfter; only a verified connection exposes the parsed certificate."""
-    conn = resp.connection
-    transport = conn.transport if conn is not None else None
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    if ssl_object is None:
-        return None
-    cert = ssl_object.getpeercert()
+async def _cert_expiry(url: str, context: ssl.SSLContext) -> float | None:
+    """The leaf certificate's notAfter, from a TLS handshake of our own with the same trust settings.
+
+    aiohttp releases the connection (and its SSL object) as soon as a short body has arrived, so the
+    response cannot be relied on to still hold the peer certificate.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    _, writer = await asyncio.open_connection(host, parts.port or 443, ssl=context, server_hostname=host)
+    try:
+        cert = writer.get_extra_info("peercert")
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
     if not cert or "notAfter" not in cert:
         return None
     return float(ssl.cert_time_to_seconds(cert["notAfter"]))

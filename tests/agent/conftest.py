@@ -1,0 +1,88 @@
+"""Fixtures for agent tests: settings built the real way, and fake collectors on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from agent.settings import AgentSettings
+from agent.settings_file import load_settings
+from agent.wire import Report
+
+TOKEN = "s3cret-agent-token-4f1e9"
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., AgentSettings]:
+    def build(**overrides: Any) -> AgentSettings:
+        overrides.setdefault("host", "his-db-01")
+        overrides.setdefault("token", TOKEN)
+        overrides.setdefault("spool", {"dir": tmp_path / "spool"})
+        return load_settings(AgentSettings, None, **overrides)
+
+    return build
+
+
+@dataclass
+class FakeCollector:
+    """Checks requests the way the collector does, and answers with a scripted status."""
+
+    status: int = 200
+    error: str = "report.system.cpu.usage_ratio: Input should be less than or equal to 1"
+    received: list[Report] = field(default_factory=list)
+    seen_statuses: list[int] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    url: str = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return self._answer(401, "unknown agent token")
+        if request.headers.get("Content-Encoding") != "gzip":
+            return self._answer(400, "expected Content-Encoding: gzip")
+        if request.content_type != "application/json":
+            return self._answer(400, "expected Content-Type: application/json")
+        raw = await request.read()  # aiohttp has already undone the gzip
+        if self.status >= 300:
+            return self._answer(self.status, self.error)
+        self.received.append(Report.model_validate_json(raw))
+        self.arrived.set()
+        return self._answer(202, None)
+
+    def _answer(self, status: int, error: str | None) -> web.Response:
+        self.seen_statuses.append(status)
+        return web.json_response({"error": error} if error else {"accepted": True}, status=status)
+
+
+@pytest.fixture
+def start_collector(aiohttp_server: Any) -> Callable[..., Any]:
+    async def start(
+        collector: FakeCollector | None = None, *, port: int | None = None, **kw: Any
+    ) -> FakeCollector:
+        collector = collector or FakeCollector()
+        app = web.Application()
+        app.router.add_post("/api/v1/reports", collector.handle)
+        server = await aiohttp_server(app, port=port, **kw)
+        collector.url = str(server.make_url("")).rstrip("/")
+        collector.server = server  # type: ignore[attr-defined]
+        return collector
+
+    return start
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound once, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gunzip_json(data: bytes) -> bytes:
+    return gzip.decompress(data)

@@ -1,0 +1,135 @@
+"""Configured checks against real local things: a TCP listener, aiohttp servers (HTTP and HTTPS), a folder."""
+
+import asyncio
+import os
+import ssl
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import trustme
+from aiohttp import web
+
+from agent.probes.files import check_files
+from agent.probes.http import HttpProber
+from agent.probes.ports import check_port
+from agent.settings import FileCheckConfig, HttpCheckConfig, PortCheckConfig
+from tests.agent.conftest import free_port
+
+
+async def test_port_check_open_and_closed() -> None:
+    accepted = asyncio.Event()
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.set()
+        writer.close()
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        up = await check_port(PortCheckConfig(name="db", target=f"127.0.0.1:{port}"), timeout_seconds=2)
+        await asyncio.wait_for(accepted.wait(), 5)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert up.up and up.error is None
+    assert 0 < up.connect_seconds < 2
+
+    closed = free_port()
+    down = await check_port(PortCheckConfig(name="db", target=f"127.0.0.1:{closed}"), timeout_seconds=2)
+    assert not down.up and down.connect_seconds is None
+    assert down.error
+
+
+def _app(status: int = 200) -> web.Application:
+    async def health(request: web.Request) -> web.Response:
+        return web.Response(text="ok", status=status)
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    return app
+
+
+async def test_http_check_status_and_latency(aiohttp_server) -> None:
+    ok = await aiohttp_server(_app(200))
+    broken = await aiohttp_server(_app(503))
+    prober = HttpProber(
+        [
+            HttpCheckConfig(name="portal", url=str(ok.make_url("/health"))),
+            HttpCheckConfig(name="pacs", url=str(broken.make_url("/health"))),
+            HttpCheckConfig(name="gone", url=f"http://127.0.0.1:{free_port()}/health"),
+        ],
+        timeout_seconds=3,
+    )
+    try:
+        portal, pacs, gone = await prober.check_all()
+    finally:
+        await prober.close()
+    assert portal.up and portal.status_code == 200 and 0 < portal.duration_seconds < 3
+    assert portal.tls_cert_expiry_seconds is None
+    assert not pacs.up and pacs.status_code == 503 and "expected status 200" in pacs.error
+    assert not gone.up and gone.status_code is None and gone.error
+
+
+@pytest.fixture
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+async def test_https_check_reads_certificate_expiry(aiohttp_server, ca: trustme.CA, tmp_path: Path) -> None:
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    not_after = datetime.now(UTC).replace(microsecond=0) + timedelta(days=42, hours=12)
+    leaf = ca.issue_cert("127.0.0.1", not_after=not_after)
+    leaf.configure_cert(server_ctx)
+    server = await aiohttp_server(_app(200), ssl=server_ctx)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    url = str(server.make_url("/health"))
+    assert url.startswith("https://")
+    prober = HttpProber(
+        [
+            HttpCheckConfig(name="trusted", url=url, ca_file=ca_file),
+            HttpCheckConfig(name="untrusted", url=url),  # system store: does not know the test CA
+            HttpCheckConfig(name="unverified", url=url, verify_tls=False),
+        ],
+        timeout_seconds=3,
+    )
+    try:
+        trusted, untrusted, unverified = await prober.check_all()
+    finally:
+        await prober.close()
+    assert trusted.up and trusted.status_code == 200
+    assert trusted.tls_cert_expiry_seconds == not_after.timestamp()
+    days_left = (trusted.tls_cert_expiry_seconds - time.time()) / 86400
+    assert 42 < days_left < 43
+    assert not untrusted.up and "certificate" in untrusted.error.lower()
+    assert unverified.up and unverified.tls_cert_expiry_seconds is None
+
+
+async def test_file_check_finds_newest_backup(tmp_path: Path) -> None:
+    now = time.time()
+    for name, age_hours, size in [
+        ("a.dump", 50, 300),
+        ("b.dump", 26, 1000),
+        ("c.dump", 2, 400),
+        ("x.log", 1, 9),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(b"\0" * size)
+        os.utime(path, (now - age_hours * 3600, now - age_hours * 3600))
+    result = await check_files(
+        FileCheckConfig(name="his-backup", glob=str(tmp_path / "*.dump")), timeout_seconds=5
+    )
+    assert result.files == 3
+    assert result.newest_size_bytes == 400
+    assert result.previous_size_bytes == 1000
+    assert abs((now - result.newest_mtime_seconds) - 2 * 3600) < 5
+    assert result.error is None
+
+
+async def test_file_check_with_no_match_reports_zero_files(tmp_path: Path) -> None:
+    result = await check_files(
+        FileCheckConfig(name="b", glob=str(tmp_path / "none-*.dump")), timeout_seconds=5
+    )
+    assert result.files == 0 and result.newest_mtime_seconds is None and result.error is None

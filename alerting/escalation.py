@@ -1,0 +1,252 @@
+"""The escalation engine: pure ``plan(incidents, policies, roster, now) -> actions``.
+
+Each incident carries its escalation state as persisted by the store. ``plan`` decides, from that state and
+``now`` alone, what is due: the first level once its delay has passed, a repeat page, the next level, stakeholder
+updates. ``apply`` folds the actions back into the state, exactly as the store must persist them. Planning again at
+the same ``now`` after applying yields nothing, and a plan that was computed but never applied (a crash) is
+computed again with the same idempotency keys, so the outbox pages once.
+
+Timing rules:
+- Level 1 starts ``delay`` after the incident opened.
+- A later level with ``since: previous`` starts ``delay`` after the previous level actually started. With
+  ``since: opened`` it starts at ``opened + delay``, but never sooner after the previous level than the
+  configured difference between the two delays: after an outage each level still gets its full window, and
+  at most one level is taken per plan, so no level is ever skipped.
+- Repeat ``r`` of a level is due ``r * repeat_interval`` after the level started; after an outage only the latest
+  due repeat is paged.
+- Acknowledging or resolving stops all pages. Stakeholders get each progress update at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from alerting.escalation_config import EscalationConfig, Level, Policy, Severity, Target, UpdateEvent
+from alerting.roster_config import Person
+from alerting.rosters import Roster, on_duty, position_holders
+
+
+@dataclass(frozen=True)
+class EscalationState:
+    """What the store persists per incident."""
+
+    policy: str | None = None
+    """The policy chosen when escalation started (routing is not redone if labels change later)."""
+    level: int = 0
+    """The current level, 1-based; 0 before the first level starts."""
+    level_started_at: tuple[datetime, ...] = ()
+    """When each level reached so far started (index 0 is level 1)."""
+    last_round: int = -1
+    """The last page round done at the current level: 0 is the first page, 1.. the repeats."""
+    updates_sent: frozenset[str] = frozenset()
+    """Stakeholder updates already sent: ``opened``, ``escalated:2``, ``acknowledged``, ``resolved``."""
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """The slice of an incident the engine needs."""
+
+    id: str
+    severity: Severity
+    category: str
+    opened_at: datetime
+    labels: Mapping[str, str] = field(default_factory=dict)
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    escalation: EscalationState = EscalationState()
+
+
+@dataclass(frozen=True)
+class Escalate:
+    incident_id: str
+    to_level: int
+    policy: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Page:
+    incident_id: str
+    level: int
+    round: int
+    person: Person
+    reason: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class RoundDone:
+    """A page round is done; ``paged`` empty means nobody was on duty for its targets (log it loudly)."""
+
+    incident_id: str
+    level: int
+    round: int
+    paged: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NotifyStakeholders:
+    incident_id: str
+    event: UpdateEvent
+    level: int
+    people: tuple[Person, ...]
+    idempotency_key: str
+
+
+Action = Escalate | Page | RoundDone | NotifyStakeholders
+
+
+def route(incident: IncidentView, policies: EscalationConfig) -> Policy | None:
+    """The first policy whose match fits the incident."""
+    for p in policies.policies:
+        m = p.match
+        if m.categories and incident.category not in m.categories:
+            continue
+        if m.severities and incident.severity not in m.severities:
+            continue
+        if any(incident.labels.get(k) != v for k, v in m.labels.items()):
+            continue
+        return p
+    return None
+
+
+def resolve_targets(roster: Roster, targets: Iterable[Target], at: datetime) -> list[Person]:
+    """The people the targets name at ``at``, each once, in target order."""
+    seen: dict[str, Person] = {}
+    for t in targets:
+        if t.team is not None and t.layer is not None:
+            people = on_duty(roster, t.team, t.layer, at) if t.team in roster.teams else []
+        elif t.person is not None:
+            people = [roster.people[t.person]] if t.person in roster.people else []
+        else:
+            people = position_holders(roster, t.position or "", at)
+        for p in people:
+            seen.setdefault(p.id, p)
+    return list(seen.values())
+
+
+def _seconds(n: int) -> timedelta:
+    return timedelta(seconds=n)
+
+
+def level_due(policy: Policy, incident: IncidentView, level: int) -> datetime:
+    """When ``level`` (1-based) starts, given the levels already reached in the incident's state."""
+    spec = policy.levels[level - 1]
+    if level == 1:
+        return incident.opened_at + _seconds(spec.delay)
+    prev_started = incident.escalation.level_started_at[level - 2]
+    if spec.since == "previous":
+        return prev_started + _seconds(spec.delay)
+    prev = policy.levels[level - 2]
+    window = spec.delay - (prev.delay if prev.since == "opened" else 0)
+    return max(incident.opened_at + _seconds(spec.delay), prev_started + _seconds(max(window, 0)))
+
+
+def _due_round(spec: Level, started: datetime, now: datetime) -> int:
+    if spec.repeat == 0 or spec.repeat_interval == 0:
+        return 0
+    return min(spec.repeat, int((now - started).total_seconds() // spec.repeat_interval))
+
+
+def _pages(
+    incident: IncidentView,
+    level: int,
+    rnd: int,
+    targets: Sequence[Target],
+    roster: Roster,
+    now: datetime,
+    why: str,
+) -> list[Action]:
+    people = resolve_targets(roster, targets, now)
+    actions: list[Action] = [
+        Page(incident.id, level, rnd, p, why, f"{incident.id}/L{level}/R{rnd}/{p.id}") for p in people
+    ]
+    actions.append(RoundDone(incident.id, level, rnd, tuple(p.id for p in people)))
+    return actions
+
+
+def _update(
+    incident: IncidentView, policy: Policy, event: UpdateEvent, level: int, roster: Roster, now: datetime
+) -> list[Action]:
+    s = policy.stakeholders
+    key = f"escalated:{level}" if event == "escalated" else event
+    if s is None or incident.severity not in s.severities or event not in s.events:
+        return []
+    if key in incident.escalation.updates_sent:
+        return []
+    people = tuple(resolve_targets(roster, s.targets, now))
+    return [NotifyStakeholders(incident.id, event, level, people, f"{incident.id}/update/{key}")]
+
+
+def plan_one(
+    incident: IncidentView, policies: EscalationConfig, roster: Roster, now: datetime
+) -> list[Action]:
+    state = incident.escalation
+    policy = next((p for p in policies.policies if p.id == state.policy), None) or route(incident, policies)
+    if policy is None:
+        return []
+    started = state.level >= 1
+    if incident.resolved_at is not None and incident.resolved_at <= now:
+        return _update(incident, policy, "resolved", state.level, roster, now) if started else []
+    if incident.acknowledged_at is not None and incident.acknowledged_at <= now:
+        return _update(incident, policy, "acknowledged", state.level, roster, now) if started else []
+
+    actions: list[Action] = []
+    level = state.level
+    nxt = level + 1
+    if nxt <= len(policy.levels) and now >= level_due(policy, incident, nxt):
+        spec = policy.levels[nxt - 1]
+        targets = list(spec.targets)
+        if nxt == 1 and incident.severity == "P1":
+            targets += policies.p1_immediate
+        if nxt == 1:
+            why = f"{incident.severity} {incident.category}: level 1 of {policy.id}"
+        else:
+            waited = int((now - incident.opened_at).total_seconds() // 60)
+            why = f"{incident.severity} {incident.category}: not acknowledged after {waited} min, level {nxt}"
+        actions.append(Escalate(incident.id, nxt, policy.id, now))
+        actions += _pages(incident, nxt, 0, targets, roster, now, why)
+        actions += _update(incident, policy, "opened" if nxt == 1 else "escalated", nxt, roster, now)
+        return actions
+    if level >= 1:
+        spec = policy.levels[level - 1]
+        rnd = _due_round(spec, state.level_started_at[level - 1], now)
+        if rnd > state.last_round:
+            why = (
+                f"{incident.severity} {incident.category}: still not acknowledged, level {level} repeat {rnd}"
+            )
+            actions += _pages(incident, level, rnd, spec.targets, roster, now, why)
+    return actions
+
+
+def plan(
+    incidents: Iterable[IncidentView], policies: EscalationConfig, roster: Roster, now: datetime
+) -> list[Action]:
+    """Everything due at ``now`` for every incident. Pure and idempotent (see the module docstring)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return [a for incident in incidents for a in plan_one(incident, policies, roster, now)]
+
+
+def apply(incident: IncidentView, actions: Iterable[Action]) -> IncidentView:
+    """The incident with ``actions`` folded into its escalation state (what the store persists)."""
+    state = incident.escalation
+    for a in actions:
+        if getattr(a, "incident_id", None) != incident.id:
+            continue
+        if isinstance(a, Escalate):
+            state = replace(
+                state,
+                policy=a.policy,
+                level=a.to_level,
+                level_started_at=(*state.level_started_at, a.at),
+                last_round=-1,
+            )
+        elif isinstance(a, RoundDone) and a.level == state.level:
+            state = replace(state, last_round=max(state.last_round, a.round))
+        elif isinstance(a, NotifyStakeholders):
+            key = f"escalated:{a.level}" if a.event == "escalated" else a.event
+            state = replace(state, updates_sent=state.updates_sent | {key})
+    return replace(incident, escalation=state)

@@ -1,0 +1,589 @@
+"""Rule evaluation, pure: ``evaluate(rules, state, now, previous) -> (transitions, states)``.
+
+Nothing here does I/O or reads a clock. The caller (``alerting.runner``) keeps the returned states and
+passes them back next time; ``for:`` (pending -> firing), hysteresis and event timeouts are all functions
+of those states and ``now``.
+
+An *instance* of a rule is one label set: the source's asset labels, ``host`` (agents) or ``device``
+(SNMP), the series' own labels and the rule's static labels. Its fingerprint is
+``fingerprint_for(rule.name, labels)``, so the store keeps one open incident per instance.
+
+Staleness: a source that sent nothing for ``stale_after_intervals`` of its interval keeps its series
+alerts as they were (we cannot see, so we neither open nor resolve on old data); the heartbeat rules
+speak for it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import lru_cache
+from typing import Protocol
+
+from alerting.model import Alert, Category, Severity, Source, fingerprint_for
+from alerting.rule_config import (
+    OPS,
+    SELECTOR_LABELS,
+    AllCondition,
+    ChangeCondition,
+    CompareCondition,
+    Comparison,
+    EventCondition,
+    MissingCondition,
+    PredictCondition,
+    RateCondition,
+    RuleConfig,
+    Selector,
+    ThresholdCondition,
+    render_template,
+)
+from collector.state import SeriesKey, SourceKind, SourceState, State
+
+AGENT_CLOCK_SKEW = "wardwatch_agent_clock_skew_seconds"  # from the source, not a report (host_metrics)
+SourceRef = tuple[str, str]  # (kind, name)
+
+
+class Event(Protocol):
+    """What the rules need of an event (an SNMP trap, ...): ``collector.events.Event`` fits."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+    @property
+    def timestamp(self) -> float: ...
+
+
+class Phase(StrEnum):
+    PENDING = "pending"
+    FIRING = "firing"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    rule: str
+    fingerprint: str
+    labels: Mapping[str, str]
+    phase: Phase
+    active_since: float  # when the condition started to hold (unix seconds)
+    value: float | None
+    source: SourceRef | None
+    fired_at: float | None = None
+    reported_value: float | None = None  # the value last sent out in a transition
+    reported_at: float | None = None
+    last_event_at: float | None = None  # event rules: the newest matching event
+
+
+class TransitionKind(StrEnum):
+    FIRING = "firing"
+    UPDATED = "updated"  # still firing, value changed (at most once per ``update_interval_seconds``)
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class AlertTransition:
+    kind: TransitionKind
+    rule: RuleConfig
+    fingerprint: str
+    labels: Mapping[str, str]
+    value: float | None
+    at: datetime
+    source: SourceRef | None
+    starts_at: datetime
+    plan_url: str | None = None
+
+    @property
+    def summary(self) -> str:
+        return render_template(self.rule.summary, self.labels, self.value)
+
+    @property
+    def description(self) -> str:
+        return render_template(self.rule.description, self.labels, self.value)
+
+    def to_alert(self) -> Alert:
+        return Alert(
+            fingerprint=self.fingerprint,
+            rule=self.rule.name,
+            title=self.summary,
+            severity=Severity(self.rule.severity),
+            category=Category(self.rule.category),
+            source=Source.TRAP if self.rule.condition.type == "event" else Source.RULE,
+            starts_at=self.starts_at,
+            labels=dict(self.labels),
+            assets=(self.source[1],) if self.source else (),
+            value=self.value,
+            summary=self.summary,
+            description=self.description,
+            plan_url=self.plan_url,
+        )
+
+
+States = Mapping[str, AlertState]  # by fingerprint
+
+
+@dataclass(frozen=True)
+class Observation:
+    labels: dict[str, str]
+    value: float | None
+    trigger: bool
+    cleared: bool  # the clear condition holds (= not trigger when the rule has none)
+    source: SourceRef | None
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    stale_after_intervals: float = 3.0
+    update_interval_seconds: float = 300.0
+
+
+def evaluate(
+    rules: Sequence[RuleConfig],
+    state: State,
+    now: datetime,
+    previous: States,
+    *,
+    sources: Iterable[SourceRef] | None = None,
+    events: Sequence[Event] = (),
+    plans: Mapping[str, str] | None = None,
+    options: EvaluationOptions = EvaluationOptions(),
+) -> tuple[list[AlertTransition], dict[str, AlertState]]:
+    """Evaluate ``rules`` at ``now``; ``sources`` limits series rules to those sources (the others keep
+    their states as they were). ``events`` are the events that arrived since the last call."""
+    t = now.timestamp()
+    scope = None if sources is None else set(sources)
+    ctx = _Context(state, t, options)
+    new_states: dict[str, AlertState] = dict(previous)
+    transitions: list[AlertTransition] = []
+    by_rule: dict[str, list[AlertState]] = {}
+    for st in previous.values():
+        by_rule.setdefault(st.rule, []).append(st)
+    known = {r.name for r in rules}
+    for fp, st in previous.items():  # a rule that was removed: its alerts resolve
+        if st.rule not in known:
+            del new_states[fp]
+    plans = plans or {}
+    for rule in rules:
+        emit = _Emitter(rule, now, t, plans.get(rule.name), options, transitions, new_states)
+        prev = by_rule.get(rule.name, [])
+        if isinstance(rule.condition, EventCondition):
+            _evaluate_events(rule, rule.condition, ctx, events, prev, emit)
+            continue
+        observed: dict[str, Observation] = {}
+        in_scope: set[SourceRef] = set()
+        for src in ctx.sources(rule.select, scope):
+            ref = (src.kind.value, src.name)
+            if not isinstance(rule.condition, MissingCondition) and ctx.stale(src):
+                continue  # keep what we had: we cannot see
+            in_scope.add(ref)
+            for obs in _observe(rule, src, ctx):
+                observed[fingerprint_for(rule.name, obs.labels)] = obs
+        for st in prev:
+            obs = observed.pop(st.fingerprint, None)
+            if obs is None:
+                if st.source is not None and st.source not in in_scope and _kept(st, scope, state):
+                    continue  # out of this call's scope, or stale: unchanged
+                emit.gone(st)
+            else:
+                emit.step(st, obs)
+        for fp, obs in observed.items():
+            if obs.trigger:
+                emit.start(fp, obs)
+    return transitions, new_states
+
+
+def _kept(st: AlertState, scope: set[SourceRef] | None, state: State) -> bool:
+    """True when a state's source was not looked at in this call (out of scope, or stale) and still exists."""
+    assert st.source is not None
+    if state.get(SourceKind(st.source[0]), st.source[1]) is None:
+        return False  # the source was removed: its alerts resolve
+    return True
+
+
+class _Emitter:
+    def __init__(
+        self,
+        rule: RuleConfig,
+        now: datetime,
+        t: float,
+        plan: str | None,
+        options: EvaluationOptions,
+        out: list[AlertTransition],
+        states: dict[str, AlertState],
+    ) -> None:
+        self.rule, self.now, self.t, self.plan, self.options = rule, now, t, plan, options
+        self.out, self.states = out, states
+
+    def _transition(self, kind: TransitionKind, st: AlertState, value: float | None) -> None:
+        self.out.append(
+            AlertTransition(
+                kind=kind,
+                rule=self.rule,
+                fingerprint=st.fingerprint,
+                labels=st.labels,
+                value=value,
+                at=self.now,
+                source=st.source,
+                starts_at=datetime.fromtimestamp(st.active_since, UTC),
+                plan_url=self.plan,
+            )
+        )
+
+    def start(self, fp: str, obs: Observation, *, since: float | None = None) -> None:
+        st = AlertState(
+            rule=self.rule.name,
+            fingerprint=fp,
+            labels=obs.labels,
+            phase=Phase.PENDING,
+            active_since=self.t if since is None else since,
+            value=obs.value,
+            source=obs.source,
+        )
+        self.states[fp] = st
+        self._maybe_fire(st)
+
+    def _maybe_fire(self, st: AlertState) -> None:
+        if self.t - st.active_since >= self.rule.for_:
+            fired = replace(
+                st, phase=Phase.FIRING, fired_at=self.t, reported_value=st.value, reported_at=self.t
+            )
+            self.states[st.fingerprint] = fired
+            self._transition(TransitionKind.FIRING, fired, st.value)
+
+    def step(self, st: AlertState, obs: Observation) -> None:
+        if st.phase is Phase.PENDING:
+            if not obs.trigger:
+                del self.states[st.fingerprint]
+                return
+            st = replace(st, value=obs.value, labels=obs.labels)
+            self.states[st.fingerprint] = st
+            self._maybe_fire(st)
+            return
+        if obs.cleared:
+            self.resolve(st, obs.value)
+            return
+        st = replace(st, value=obs.value)
+        if (
+            obs.value != st.reported_value
+            and st.reported_at is not None
+            and self.t - st.reported_at >= self.options.update_interval_seconds
+        ):
+            st = replace(st, reported_value=obs.value, reported_at=self.t)
+            self._transition(TransitionKind.UPDATED, st, obs.value)
+        self.states[st.fingerprint] = st
+
+    def gone(self, st: AlertState) -> None:
+        """The series is no longer there: a firing alert resolves, a pending one is forgotten."""
+        if st.phase is Phase.FIRING:
+            self.resolve(st, st.value)
+        else:
+            del self.states[st.fingerprint]
+
+    def resolve(self, st: AlertState, value: float | None) -> None:
+        del self.states[st.fingerprint]
+        if st.phase is Phase.FIRING:
+            self._transition(TransitionKind.RESOLVED, st, value)
+
+
+# ---------------------------------------------------------------------------------------- reading state
+
+
+@lru_cache(maxsize=4096)
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _full(pattern: str, text: str) -> bool:
+    return _rx(pattern).fullmatch(text) is not None
+
+
+class _Context:
+    """Per-call caches: which sources a selector picks, and each latest snapshot indexed by metric name."""
+
+    def __init__(self, state: State, t: float, options: EvaluationOptions) -> None:
+        self.state, self.t, self.options = state, t, options
+        self._index: dict[int, dict[str, list[tuple[SeriesKey, float]]]] = {}
+        self._all = list(state.sources())
+
+    def sources(self, sel: Selector, scope: set[SourceRef] | None) -> Iterable[SourceState]:
+        for src in self._all:
+            if scope is not None and (src.kind.value, src.name) not in scope:
+                continue
+            if selects(sel, src):
+                yield src
+
+    def stale(self, src: SourceState) -> bool:
+        if src.last_seen is None:
+            return True
+        return self.t - src.last_seen > src.interval_seconds * self.options.stale_after_intervals
+
+    def series(self, src: SourceState, metric: str) -> list[tuple[SeriesKey, float]]:
+        snap = src.latest()
+        out: list[tuple[SeriesKey, float]] = []
+        if snap is not None:
+            index = self._index.get(id(snap))
+            if index is None:
+                index = {}
+                for key, value in snap.samples.items():
+                    index.setdefault(key[0], []).append((key, value))
+                self._index[id(snap)] = index
+            out = index.get(metric, [])
+        if metric == AGENT_CLOCK_SKEW and src.clock_skew_seconds is not None:
+            out = [*out, ((AGENT_CLOCK_SKEW, ()), src.clock_skew_seconds)]
+        return out
+
+
+def selects(sel: Selector, src: SourceState) -> bool:
+    if sel.kind is not None and src.kind.value != sel.kind:
+        return False
+    if sel.host is not None and (src.kind is not SourceKind.AGENT or not _full(sel.host, src.name)):
+        return False
+    if sel.device is not None and (src.kind is not SourceKind.SNMP or not _full(sel.device, src.name)):
+        return False
+    for label in SELECTOR_LABELS:
+        pattern = getattr(sel, label)
+        if pattern is not None and not _full(pattern, src.labels.get(label, "")):
+            return False
+    return all(_full(p, src.labels.get(k, "")) for k, p in sel.labels.items())
+
+
+def source_labels(src: SourceState) -> dict[str, str]:
+    labels = dict(src.labels)
+    labels["host" if src.kind is SourceKind.AGENT else "device"] = src.name
+    return labels
+
+
+def _matches(match: Mapping[str, str], labels: Iterable[tuple[str, str]]) -> bool:
+    if not match:
+        return True
+    have = dict(labels)
+    return all(_full(p, have.get(k, "")) for k, p in match.items())
+
+
+def _labels(rule: RuleConfig, src: SourceState, key_labels: Iterable[tuple[str, str]]) -> dict[str, str]:
+    labels = source_labels(src)
+    labels.update(key_labels)
+    labels.update(rule.labels)
+    return labels
+
+
+def _compare(c: Comparison | None, value: float, trigger: bool) -> bool:
+    return (not trigger) if c is None else OPS[c.op](value, c.value)
+
+
+# ------------------------------------------------------------------------------------- the conditions
+
+
+def _observe(rule: RuleConfig, src: SourceState, ctx: _Context) -> Iterable[Observation]:
+    c = rule.condition
+    ref = (src.kind.value, src.name)
+    if isinstance(c, MissingCondition):
+        yield _missing(rule, c, src, ctx.t)
+    elif isinstance(c, ThresholdCondition):
+        for key, raw in ctx.series(src, c.metric):
+            if _matches(c.match, key[1]):
+                v = _transform(c.transform, raw, ctx.t)
+                trig = OPS[c.op](v, c.value)
+                yield Observation(_labels(rule, src, key[1]), v, trig, _compare(c.clear, v, trig), ref)
+    elif isinstance(c, CompareCondition):
+        others = {key[1]: v for key, v in ctx.series(src, c.other)}
+        for key, v in ctx.series(src, c.metric):
+            if _matches(c.match, key[1]) and key[1] in others:
+                trig = OPS[c.op](v, others[key[1]] * c.factor)
+                yield Observation(_labels(rule, src, key[1]), v, trig, not trig, ref)
+    elif isinstance(c, AllCondition):
+        yield from _all(rule, c, src, ctx)
+    elif isinstance(c, ChangeCondition):
+        for key, _ in ctx.series(src, c.metric):
+            if _matches(c.match, key[1]):
+                delta = _last_change(c, src, key, ctx.t)
+                trig = delta is not None
+                yield Observation(_labels(rule, src, key[1]), delta, trig, not trig, ref)
+    elif isinstance(c, RateCondition):
+        for key, _ in ctx.series(src, c.metric):
+            if _matches(c.match, key[1]):
+                r = counter_rate(src.series_window(key), c.window)
+                if r is not None:
+                    trig = OPS[c.op](r, c.value)
+                    yield Observation(_labels(rule, src, key[1]), r, trig, _compare(c.clear, r, trig), ref)
+    elif isinstance(c, PredictCondition):
+        limits = {k[1]: v for k, v in ctx.series(src, c.limit_metric)} if c.limit_metric else {}
+        for key, _ in ctx.series(src, c.metric):
+            if not _matches(c.match, key[1]):
+                continue
+            limit = c.limit if c.limit is not None else limits.get(key[1])
+            if limit is None:
+                continue
+            hours = hours_until(src.series_window(key), limit, c.window, c.min_samples, c.min_span)
+            trig = hours is not None and hours <= c.hours
+            yield Observation(_labels(rule, src, key[1]), hours, trig, not trig, ref)
+
+
+def _transform(kind: str, v: float, t: float) -> float:
+    if kind == "abs":
+        return abs(v)
+    if kind == "age":
+        return t - v
+    if kind == "until":
+        return v - t
+    return v
+
+
+def _missing(rule: RuleConfig, c: MissingCondition, src: SourceState, t: float) -> Observation:
+    age = math.inf if src.last_seen is None else t - src.last_seen
+    silent = age > src.interval_seconds * c.intervals
+    failing = c.include_errors and src.last_error is not None
+    trig = silent or failing
+    value = age if math.isfinite(age) else None
+    return Observation(_labels(rule, src, ()), value, trig, not trig, (src.kind.value, src.name))
+
+
+def _all(rule: RuleConfig, c: AllCondition, src: SourceState, ctx: _Context) -> Iterable[Observation]:
+    first, *rest = c.conditions
+    others = [
+        {
+            k[1]: _transform(o.transform, v, ctx.t)
+            for k, v in ctx.series(src, o.metric)
+            if _matches(o.match, k[1])
+        }
+        for o in rest
+    ]
+    for key, raw in ctx.series(src, first.metric):
+        if not _matches(first.match, key[1]) or any(key[1] not in o for o in others):
+            continue
+        v = _transform(first.transform, raw, ctx.t)
+        trig = OPS[first.op](v, first.value) and all(
+            OPS[o.op](vals[key[1]], o.value) for o, vals in zip(rest, others, strict=True)
+        )
+        yield Observation(_labels(rule, src, key[1]), v, trig, not trig, (src.kind.value, src.name))
+
+
+def _last_change(c: ChangeCondition, src: SourceState, key: SeriesKey, t: float) -> float | None:
+    """The newest change of the series in the window, if it came within ``hold`` of ``t``."""
+    prev: float | None = None
+    found: tuple[float, float] | None = None  # (received_at, delta)
+    for snap in src.window:
+        v = snap.samples.get(key)
+        if v is None:
+            continue
+        if prev is not None:
+            delta = v - prev
+            up, down = delta > c.min_delta, -delta > c.min_delta
+            if (c.direction == "increase" and up) or (c.direction == "decrease" and down):
+                found = (snap.received_at, delta)
+            elif c.direction == "any" and (up or down):
+                found = (snap.received_at, delta)
+        prev = v
+    if found is None or t - found[0] > c.hold:
+        return None
+    return found[1]
+
+
+def counter_rate(points: Sequence[tuple[float, float]], window_seconds: float) -> float | None:
+    """Per-second increase over the last ``window_seconds`` of ``points`` (timestamp, value); a value lower
+    than the one before is a counter reset: the counter restarted from zero, so it counts as increase."""
+    if len(points) < 2:
+        return None
+    end = points[-1][0]
+    pts = [p for p in points if p[0] >= end - window_seconds]
+    if len(pts) < 2:
+        return None
+    increase = 0.0
+    for (_, a), (_, b) in itertools.pairwise(pts):
+        increase += b - a if b >= a else b
+    span = pts[-1][0] - pts[0][0]
+    return increase / span if span > 0 else None
+
+
+def hours_until(
+    points: Sequence[tuple[float, float]],
+    limit: float,
+    window_seconds: float,
+    min_samples: int,
+    min_span_seconds: float,
+) -> float | None:
+    """Hours until a least-squares line through the window reaches ``limit``; None when it does not
+    rise, or there is too little data. 0 when the series is already at the limit."""
+    if not points:
+        return None
+    end = points[-1][0]
+    pts = [p for p in points if p[0] >= end - window_seconds]
+    if len(pts) < min_samples or pts[-1][0] - pts[0][0] < min_span_seconds:
+        return None
+    if pts[-1][1] >= limit:
+        return 0.0
+    n = len(pts)
+    t0 = pts[0][0]
+    mean_x = sum(p[0] - t0 for p in pts) / n
+    mean_y = sum(p[1] for p in pts) / n
+    sxx = sum((p[0] - t0 - mean_x) ** 2 for p in pts)
+    if sxx == 0:
+        return None
+    slope = sum((p[0] - t0 - mean_x) * (p[1] - mean_y) for p in pts) / sxx
+    if slope <= 0:
+        return None
+    fitted_now = mean_y + slope * (end - t0 - mean_x)
+    return max(0.0, (limit - fitted_now) / slope / 3600.0)
+
+
+# ----------------------------------------------------------------------------------------------- events
+
+
+def _evaluate_events(
+    rule: RuleConfig,
+    c: EventCondition,
+    ctx: _Context,
+    events: Sequence[Event],
+    prev: list[AlertState],
+    emit: _Emitter,
+) -> None:
+    current = {st.fingerprint: st for st in prev}
+    for ev in sorted(events, key=lambda e: e.timestamp):
+        opens = _full(c.event, ev.kind) and _matches(c.match, ev.labels.items())
+        clears = c.clear_event is not None and _full(c.clear_event, ev.kind)
+        if not (opens or clears):
+            continue
+        labels, ref = _event_labels(rule, c, ctx.state, ev)
+        fp = fingerprint_for(rule.name, labels)
+        st = current.get(fp)
+        if opens:
+            if st is None:
+                obs = Observation(labels, 1.0, True, False, ref)
+                emit.start(fp, obs, since=ev.timestamp)
+                st = emit.states.get(fp)
+                if st is not None:
+                    st = replace(st, last_event_at=ev.timestamp)
+                    emit.states[fp] = st
+                    current[fp] = st
+            else:
+                count = (st.value or 0.0) + 1.0
+                st = replace(st, value=count, last_event_at=ev.timestamp)
+                emit.states[fp] = current[fp] = st
+        elif st is not None:
+            emit.resolve(st, st.value)
+            del current[fp]
+    for st in list(current.values()):
+        if emit.t - (st.last_event_at or st.active_since) >= c.timeout:
+            emit.resolve(st, st.value)
+
+
+def _event_labels(
+    rule: RuleConfig, c: EventCondition, state: State, ev: Event
+) -> tuple[dict[str, str], SourceRef | None]:
+    labels = {k: v for k, v in ev.labels.items() if not c.key or k in c.key}
+    src = state.get(SourceKind.SNMP, ev.source) or state.get(SourceKind.AGENT, ev.source)
+    if src is not None:
+        base = source_labels(src)
+        ref: SourceRef | None = (src.kind.value, src.name)
+    else:
+        base = {"device": ev.source}
+        ref = None
+    base.update(labels)
+    base.update(rule.labels)
+    return base, ref

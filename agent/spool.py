@@ -34,10 +34,12 @@ class Spool:
         self._dir = directory
         self._max_bytes = max_bytes
         self._max_age_seconds = max_age_seconds
-        self._last_ns = 0
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         for stale in directory.glob(".*.tmp"):  # a write interrupted by a crash
             stale.unlink(missing_ok=True)
+        existing = self._scan()
+        # New reports sort after those already here, even if the wall clock stepped back across a restart.
+        self._last_ns = existing[-1].spooled_ns if existing else 0
 
     def put(self, report: Report, *, now: float | None = None) -> None:
         """Store ``report``, then drop the oldest reports while the spool is over its size limit."""

@@ -1,0 +1,246 @@
+"""The sender against real aiohttp servers on loopback acting as collectors."""
+
+import itertools
+import logging
+import random
+import ssl
+from pathlib import Path
+
+import aiohttp
+import pytest
+import trustme
+
+from agent.sender import Outcome, Sender
+from agent.spool import Spool
+from tests.agent.conftest import TOKEN, FakeCollector, free_port
+from tests.agent.reports import make_report
+
+
+class Harness:
+    """A Sender plus what it touched: the backoff delays it asked for and a ticking clock."""
+
+    def __init__(self, settings, session: aiohttp.ClientSession, *, seed: int = 7) -> None:
+        self.delays: list[float] = []
+        self.ticks = itertools.count(1)
+        self.spool = Spool(
+            settings.spool.dir,
+            max_bytes=settings.spool.max_bytes,
+            max_age_seconds=settings.spool.max_age_seconds,
+        )
+        self.sender = Sender(
+            settings, session, self.spool, clock=self.clock, sleep=self.sleep, rng=random.Random(seed)
+        )
+
+    def clock(self) -> float:
+        return 1_800_000_000.0 + next(self.ticks)
+
+    async def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+    def spooled(self) -> list[int]:
+        return [self.spool.load(e).seq for e in self.spool.pending(now=1_800_000_000.0)]
+
+
+@pytest.fixture
+async def session():
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def test_posts_gzip_json_with_bearer_token(start_collector, make_settings, session) -> None:
+    collector = await start_collector()
+    h = Harness(make_settings(collectors=[collector.url]), session)
+    assert await h.sender.deliver(make_report(1)) is Outcome.SENT
+    (got,) = collector.received  # FakeCollector checked token, gzip and content type
+    assert got.model_copy(update={"sent_at": None}) == make_report(1)
+    assert got.sent_at is not None
+    assert h.spooled() == []
+
+
+async def test_fails_over_to_second_collector_and_remembers_it(
+    start_collector, make_settings, session
+) -> None:
+    first = await start_collector(FakeCollector(status=503))
+    second = await start_collector()
+    h = Harness(make_settings(collectors=[first.url, second.url]), session)
+    assert await h.sender.deliver(make_report(1)) is Outcome.SENT
+    assert [r.seq for r in second.received] == [1]
+    assert first.seen_statuses == [503]
+    first.status = 200  # the first one recovers, but the sender sticks with the one that answered last
+    assert await h.sender.deliver(make_report(2)) is Outcome.SENT
+    assert [r.seq for r in second.received] == [1, 2]
+    assert first.received == []
+    assert h.sender.preferred_collector == second.url
+    assert h.delays == []  # a working collector means no backoff
+
+
+async def test_fails_over_when_first_collector_is_unreachable(
+    start_collector, make_settings, session
+) -> None:
+    live = await start_collector()
+    h = Harness(make_settings(collectors=[f"http://127.0.0.1:{free_port()}", live.url]), session)
+    assert await h.sender.deliver(make_report(1)) is Outcome.SENT
+    assert [r.seq for r in live.received] == [1]
+
+
+async def test_spools_while_all_are_down_then_replays_oldest_first(
+    start_collector, make_settings, session
+) -> None:
+    down = await start_collector(FakeCollector(status=503))
+    settings = make_settings(
+        collectors=[f"http://127.0.0.1:{free_port()}", down.url],
+        retry={"attempts": 3, "backoff_base_seconds": 2, "backoff_max_seconds": 3},
+    )
+    h = Harness(settings, session)
+    for seq in (1, 2, 3):
+        assert await h.sender.deliver(make_report(seq)) is Outcome.FAILED
+    assert h.spooled() == [1, 2, 3]
+    # The first report: 3 rounds over both collectors, with backoff between. Once the spool holds
+    # reports, each new one joins it and one replay attempt is made per cycle (no backoff storm).
+    assert down.seen_statuses == [503] * 5
+    first, second = h.delays
+    assert 0 <= first <= 2 and 0 <= second <= 3  # full jitter under 2 s, then under min(4, cap 3) s
+    assert first != second
+
+    down.status = 200
+    before = h.clock()
+    assert await h.sender.deliver(make_report(4)) is Outcome.SENT
+    assert [r.seq for r in down.received] == [1, 2, 3, 4]
+    assert all(r.sent_at > before for r in down.received)  # sent_at is fresh on resend
+    assert [r.timestamp for r in down.received] == sorted(r.timestamp for r in down.received)
+    assert h.spooled() == []
+
+
+async def test_spooled_reports_survive_an_agent_restart(start_collector, make_settings, session) -> None:
+    collector = await start_collector(FakeCollector(status=503))
+    settings = make_settings(collectors=[collector.url], retry={"attempts": 1})
+    h = Harness(settings, session)
+    for seq in (1, 2):
+        assert await h.sender.deliver(make_report(seq)) is Outcome.FAILED
+    collector.status = 200
+    async with aiohttp.ClientSession() as new_session:  # a new agent process: new objects, same spool folder
+        restarted = Harness(settings, new_session)
+        assert restarted.spooled() == [1, 2]
+        assert await restarted.sender.deliver(make_report(1, timestamp=1_800_000_100.0)) is Outcome.SENT
+    assert [r.seq for r in collector.received] == [1, 2, 1]
+    assert [r.timestamp for r in collector.received] == sorted(r.timestamp for r in collector.received)
+
+
+async def test_drain_stops_at_the_first_failure_and_keeps_the_rest(
+    start_collector, make_settings, session
+) -> None:
+    collector = await start_collector(FakeCollector(status=503))
+    h = Harness(make_settings(collectors=[collector.url], retry={"attempts": 1}), session)
+    for seq in (1, 2, 3):
+        await h.sender.deliver(make_report(seq))
+    collector.status = 429
+    assert await h.sender.drain() == 0
+    assert h.spooled() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("status", [400, 413])
+async def test_rejected_report_is_logged_and_not_spooled(
+    start_collector, make_settings, session, caplog, status
+) -> None:
+    collector = await start_collector(FakeCollector(status=status, error="system.cpu.count: must be >= 1"))
+    h = Harness(make_settings(collectors=[collector.url]), session)
+    with caplog.at_level(logging.INFO, logger="agent"):
+        assert await h.sender.deliver(make_report(1)) is Outcome.REJECTED
+    assert collector.seen_statuses == [status]  # not retried
+    assert h.spooled() == []
+    assert "system.cpu.count: must be >= 1" in caplog.text
+    assert f"HTTP {status}" in caplog.text
+
+
+async def test_bad_token_is_logged_loudly_and_not_retried(
+    start_collector, make_settings, session, caplog
+) -> None:
+    collector = await start_collector()
+    h = Harness(make_settings(collectors=[collector.url], token="not-the-right-token"), session)
+    with caplog.at_level(logging.INFO, logger="agent"):
+        assert await h.sender.deliver(make_report(1)) is Outcome.REJECTED
+    (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "token" in record.getMessage() and "unknown agent token" in record.getMessage()
+    assert "not-the-right-token" not in caplog.text
+    assert collector.seen_statuses == [401]
+
+
+@pytest.fixture
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+async def _tls_collector(
+    start_collector, ca: trustme.CA, *, require_client_cert: bool = False
+) -> FakeCollector:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(ctx)
+    if require_client_cert:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ca.configure_trust(ctx)
+    collector = await start_collector(ssl=ctx)
+    assert collector.url.startswith("https://")
+    return collector
+
+
+async def test_tls_with_the_right_ca_and_a_client_certificate(
+    start_collector, make_settings, session, ca, tmp_path: Path
+) -> None:
+    collector = await _tls_collector(start_collector, ca, require_client_cert=True)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    client = ca.issue_cert("his-db-01.agents.wardwatch")
+    client.cert_chain_pems[0].write_to_path(str(tmp_path / "agent.pem"))
+    client.private_key_pem.write_to_path(str(tmp_path / "agent.key"))
+    tls = {
+        "ca_file": tmp_path / "ca.pem",
+        "client_cert_file": tmp_path / "agent.pem",
+        "client_key_file": tmp_path / "agent.key",
+    }
+    h = Harness(make_settings(collectors=[collector.url], tls=tls), session)
+    assert await h.sender.deliver(make_report(1)) is Outcome.SENT
+    assert [r.seq for r in collector.received] == [1]
+
+
+async def test_untrusted_certificate_refuses_to_send_and_says_why(
+    start_collector, make_settings, session, ca, caplog, tmp_path: Path
+) -> None:
+    collector = await _tls_collector(start_collector, ca)
+    trustme.CA().cert_pem.write_to_path(str(tmp_path / "other-ca.pem"))  # a CA that did not sign it
+    settings = make_settings(
+        collectors=[collector.url], tls={"ca_file": tmp_path / "other-ca.pem"}, retry={"attempts": 1}
+    )
+    h = Harness(settings, session)
+    with caplog.at_level(logging.WARNING, logger="agent"):
+        assert await h.sender.deliver(make_report(1)) is Outcome.FAILED
+    assert collector.seen_statuses == []  # no request reached it: no plain or unverified fallback
+    assert "refusing to send" in caplog.text
+    assert "not trusted (unable to get local issuer certificate)" in caplog.text
+    assert h.spooled() == [1]  # kept for a collector the agent does trust
+
+
+async def test_the_token_never_reaches_logs_or_errors(
+    start_collector, make_settings, session, caplog, ca, tmp_path: Path
+) -> None:
+    tls_collector = await _tls_collector(start_collector, ca)
+    failing = await start_collector(FakeCollector(status=500, error="internal error"))
+    rejecting = await start_collector(FakeCollector(status=400))
+    trustme.CA().cert_pem.write_to_path(str(tmp_path / "other-ca.pem"))
+    with caplog.at_level(logging.DEBUG):
+        for collectors in (
+            [f"http://127.0.0.1:{free_port()}"],
+            [tls_collector.url],
+            [failing.url],
+            [rejecting.url],
+        ):
+            settings = make_settings(
+                collectors=collectors, tls={"ca_file": tmp_path / "other-ca.pem"}, retry={"attempts": 2}
+            )
+            h = Harness(settings, session)
+            await h.sender.deliver(make_report(1))
+            await h.sender.drain()
+    assert "collector" in caplog.text  # something was logged in each case
+    assert TOKEN not in caplog.text
+    for record in caplog.records:
+        assert TOKEN not in str(record.args)
+        if record.exc_info:
+            assert TOKEN not in repr(record.exc_info[1])

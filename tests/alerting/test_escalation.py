@@ -118,6 +118,7 @@ def test_resolving_stops_the_escalation(roster, policies) -> None:
     )
     assert escalations(log) == [(timedelta(0), 1), (timedelta(minutes=15), 2)]
     assert max(m for m, *_ in pages(log)) == 15
+    assert inc.escalation.level == 2
 
 
 def test_p1_pages_level_1_and_the_it_head_together(roster, policies) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from alerting.escalation import Escalate, IncidentView, Page, apply, plan
 from alerting.escalation_config import EscalationConfig, load_escalation_config
-from alerting.rosters import Roster, load_roster
+from alerting.rosters import load_roster
 from alerting.yaml_lines import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -138,6 +138,7 @@ class Incident:
     flapping: bool = False
     escalation_level: int = 0
     last_escalated_at: datetime | None = None
+    escalation_state: dict[str, Any] = field(default_factory=dict)  # owned by the escalation engine (JSON)
     version: int = 1  # bumped by every state change; ``apply`` compares and sets it
 
     @property
@@ -311,4 +312,14 @@ class AttachToParent:
     by: str = "system"
 
 
-Action = Acknowledge | Resolve | Comment | Escalate | SetFlapping | AttachToParent
+@dataclass(frozen=True)
+class SaveEscalationState:
+    """Persist the escalation engine's own state (policy, level start times, rounds, updates sent) as JSON.
+
+    No timeline line: the engine's visible decisions are ``Escalate`` actions and outbox notifications."""
+
+    kind: ClassVar[str] = "save_escalation_state"
+    state: dict[str, Any]
+
+
+Action = Acknowledge | Resolve | Comment | Escalate | SetFlapping | AttachToParent | SaveEscalationState

@@ -56,6 +56,7 @@ def incident_from_row(r: Row) -> Incident:
         flapping=bool(r["flapping"]),
         escalation_level=int(r["escalation_level"]),
         last_escalated_at=decode_time_or_none(r["last_escalated_at"]),
+        escalation_state=decode_json(r["escalation_state"]),
         version=int(r["version"]),
     )
 

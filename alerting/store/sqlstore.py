@@ -297,7 +297,7 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
             updated = await tx.execute(
                 "UPDATE incidents SET status = $3, acknowledged_at = $4, acknowledged_by = $5, resolved_at = $6, "
                 "resolved_by = $7, parent_id = $8, flapping = $9, escalation_level = $10, "
-                "last_escalated_at = $11, version = $12 WHERE id = $1 AND version = $2",
+                "last_escalated_at = $11, version = $12, escalation_state = $13 WHERE id = $1 AND version = $2",
                 inc.id,
                 inc.version,
                 new.status.value,
@@ -310,6 +310,7 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
                 new.escalation_level,
                 new.last_escalated_at,
                 new.version,
+                new.escalation_state,
             )
             if updated != 1:
                 current = await tx.fetchrow("SELECT version FROM incidents WHERE id = $1", inc.id)

@@ -21,6 +21,7 @@ from alerting.model import (
     Escalate,
     Incident,
     Resolve,
+    SaveEscalationState,
     SetFlapping,
     Status,
     TimelineKind,
@@ -98,6 +99,12 @@ def apply_actions(
                         NewEntry(TimelineKind.ATTACHED, action.by, {"parent_id": action.parent_id})
                     )
                 inc = dataclasses.replace(inc, parent_id=action.parent_id)
+        elif isinstance(action, SaveEscalationState):
+            state = json.loads(
+                canonical_json(action.state)
+            )  # stored as JSON: what is kept is what comes back
+            if state != inc.escalation_state:
+                inc = dataclasses.replace(inc, escalation_state=state)
         else:  # pragma: no cover - the Action union is closed
             raise InvalidTransition(f"unknown action {action!r}")
     if inc != incident:  # a state change; a comment alone is history, not state

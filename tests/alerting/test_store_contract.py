@@ -30,6 +30,7 @@ from alerting.model import (
     Matcher,
     OutboxStatus,
     Resolve,
+    SaveEscalationState,
     SetFlapping,
     Severity,
     Source,
@@ -46,6 +47,7 @@ from alerting.store import (
     OutboxItemNotFound,
     StoreError,
     VersionConflict,
+    migrations,
     open_store,
 )
 from alerting.store.postgres import redact_dsn
@@ -85,6 +87,23 @@ class Backend:
         conn = await asyncpg.connect(PG_DSN, server_settings={"search_path": str(self.schema)})
         try:
             return [tuple(r) for r in await conn.fetch(sql)]
+        finally:
+            await conn.close()
+
+    async def raw_script(self, script: str) -> None:
+        if self.kind == "sqlite":
+            conn = sqlite3.connect(self.target)
+            try:
+                conn.executescript(script)
+            finally:
+                conn.close()
+            return
+        conn = await asyncpg.connect(PG_DSN)
+        try:
+            await conn.execute(
+                f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"; SET search_path = "{self.schema}"'
+            )
+            await conn.execute(script)
         finally:
             await conn.close()
 
@@ -416,6 +435,18 @@ async def test_apply_runs_several_actions_in_one_version_step(store: IncidentSto
         now=T0,
     )
     assert (detached.parent_id, detached.flapping, detached.status) == (None, False, Status.RESOLVED)
+    saved = await store.apply(
+        child.id,
+        detached.version,
+        [SaveEscalationState({"policy": "his", "level_started_at": [T0.isoformat()], "last_round": 0})],
+        now=T0,
+    )
+    assert saved.version == detached.version + 1
+    assert (await store.get(child.id)).escalation_state == {
+        "policy": "his",
+        "level_started_at": [T0.isoformat()],
+        "last_round": 0,
+    }
     assert (await store.timeline(child.id))[-1].details == {"reason": "switch back"}
 
 
@@ -771,7 +802,37 @@ async def test_migrations_are_recorded_and_applied_once(backend: Backend) -> Non
     await backend.open()
     await backend.open()
     rows = await backend.raw("SELECT version, name FROM schema_version ORDER BY version")
-    assert rows == [(1, "initial")]
+    assert rows == [(1, "initial"), (2, "escalation_state")]
+
+
+async def test_a_database_at_version_1_is_migrated_on_open_and_keeps_its_rows(backend: Backend) -> None:
+    [first, *_] = migrations.load(backend.kind)
+    sqlite = backend.kind == "sqlite"
+    ts = "'2026-11-28T08:00:00.000000Z'" if sqlite else "'2026-11-28T08:00:00Z'"
+    applied_at = "TEXT" if sqlite else "timestamptz"
+    await backend.raw_script(
+        f"{first.sql};\n"
+        f"CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at {applied_at});\n"
+        f"INSERT INTO schema_version VALUES (1, 'initial', {ts});\n"
+        "INSERT INTO incident_counters VALUES (2026, 7);\n"
+        "INSERT INTO incidents (id, number, title, severity, category, status, source, fingerprint, rule, labels, "
+        "assets, summary, description, opened_at, opened_by, last_seen_at) VALUES ('old-1', 'INC-2026-000007', "
+        "'UPS on battery', 'critical', 'system_failure', 'open', 'trap', 'fp-ups', 'ups_on_battery', "
+        f"'{{\"device\": \"ups-1\"}}', '[\"ups-1\"]', '', '', {ts}, 'system', {ts});"
+    )
+    store = await backend.open()
+
+    old = await store.get("INC-2026-000007")
+    assert (old.id, old.labels, old.assets, old.escalation_state) == (
+        "old-1",
+        {"device": "ups-1"},
+        ("ups-1",),
+        {},
+    )
+    assert old.opened_at == T0
+    assert (await store.open_or_touch(alert(), T0))[0].number == "INC-2026-000008"
+    rows = await backend.raw("SELECT version FROM schema_version ORDER BY version")
+    assert rows == [(1,), (2,)]
 
 
 async def test_sqlite_store_in_a_data_directory(tmp_path: Path) -> None:

@@ -53,9 +53,11 @@ class IncidentStore(Protocol):
         status: Status | Iterable[Status] | None = None,
         severity: Severity | Iterable[Severity] | None = None,
         category: Category | Iterable[Category] | None = None,
+        fingerprint: str | None = None,
+        opened_since: datetime | None = None,
         limit: int = 100,
     ) -> builtins.list[Incident]:
-        """Newest first."""
+        """Newest first. ``fingerprint`` + ``opened_since`` give a fingerprint's recent history (flapping)."""
         ...
 
     async def acknowledge(self, incident_id: str, by: str, now: datetime) -> Incident: ...

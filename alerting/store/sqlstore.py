@@ -226,6 +226,8 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
         status: Status | Iterable[Status] | None = None,
         severity: Severity | Iterable[Severity] | None = None,
         category: Category | Iterable[Category] | None = None,
+        fingerprint: str | None = None,
+        opened_since: datetime | None = None,
         limit: int = 100,
     ) -> builtins.list[Incident]:
         where: builtins.list[str] = []
@@ -239,6 +241,12 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
             marks = ", ".join(f"${len(args) + i + 1}" for i in range(len(values)))
             where.append(f"{column} IN ({marks})")
             args.extend(values)
+        if fingerprint is not None:
+            args.append(fingerprint)
+            where.append(f"fingerprint = ${len(args)}")
+        if opened_since is not None:
+            args.append(require_utc(opened_since, "opened_since"))
+            where.append(f"opened_at >= ${len(args)}")
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         args.append(limit)
         async with self._engine.read() as tx:

@@ -312,6 +312,19 @@ async def test_list_filters_by_status_severity_and_category_newest_first(store: 
     ]
     assert await store.list(status=Status.OPEN, category=Category.DATA_LOSS) == []
     assert await store.list(status=[]) == []
+    assert [i.id for i in await store.list(fingerprint=net.fingerprint)] == [net.id]
+    assert [i.id for i in await store.list(opened_since=T0 + minutes(1))] == [backup.id, net.id]
+
+
+async def test_a_fingerprints_history_shows_each_reopening(store: IncidentStore) -> None:
+    a = alert()
+    for i in range(3):
+        await store.open_or_touch(a, T0 + minutes(10 * i))
+        await store.resolve_by_fingerprint(a.fingerprint, T0 + minutes(10 * i + 5))
+    await store.open_or_touch(alert(host="other"), T0)
+
+    recent = await store.list(fingerprint=a.fingerprint, opened_since=T0 + minutes(10))
+    assert [i.number for i in recent] == ["INC-2026-000003", "INC-2026-000002"]
 
 
 # ---------------------------------------------------------------- operator actions

@@ -142,8 +142,13 @@ def reference_problems(
     for i, ident in enumerate(ids):
         if Counter(ids)[ident] > 1:
             out.append((("policies", i, "id"), f"duplicate id {ident!r}"))
+    before = len(out)
     for j, t in enumerate(cfg.p1_immediate):
         check(("p1_immediate", j), t)
+    if "p1_immediate" not in cfg.model_fields_set:
+        out[before:] = [
+            (loc, f"{msg} (p1_immediate defaults to [{{position: it-head}}])") for loc, msg in out[before:]
+        ]
     for i, p in enumerate(cfg.policies):
         for k, level in enumerate(p.levels):
             for j, t in enumerate(level.targets):
@@ -157,7 +162,10 @@ def reference_problems(
 def load_escalation_config(path: Path, roster: RosterConfig) -> EscalationConfig:
     """Read and validate the policies; every target must exist in ``roster``. Raises ``ConfigError``."""
     cfg, data, lines = validate_file(EscalationConfig, path)
-    problems = [problem_at(str(path), data, lines, loc, msg) for loc, msg in reference_problems(cfg, roster)]
+    problems = [
+        problem_at(str(path), data, lines, loc, msg, exact=True)
+        for loc, msg in reference_problems(cfg, roster)
+    ]
     if problems:
         raise ConfigError(problems)
     return cfg

@@ -8,13 +8,17 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from alerting.clock import SystemClock
+from alerting.escalation_config import load_escalation_config
+from alerting.roster_config import roster_file
 from alerting.roster_ical import person_ical, team_ical
 from alerting.rosters import (
     Roster,
     find_gaps,
+    find_idle_swaps,
     find_overlaps,
     layer_duties,
     load_roster,
+    local_instant,
     who_is_on_duty,
 )
 from alerting.yaml_lines import ConfigError
@@ -160,9 +164,27 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"OVERLAP {o.person} ({name}): {o.first.rotation or o.first.via} and "
             f"{o.second.rotation or o.second.via} both from {_local(roster, o.start)} to {_local(roster, o.end)}"
         )
+    idle = find_idle_swaps(roster, start, end)
+    for i in idle:
+        s = roster.config.swaps[i]
+        print(
+            f"SWAP swaps[{i}]: {s.for_} has no shift between {_local(roster, local_instant(roster, s.start))} "
+            f"and {_local(roster, local_instant(roster, s.end))}, so {s.who} takes over nothing"
+        )
     span = f"{_local(roster, start)} to {_local(roster, end)} ({roster.config.timezone})"
-    if gaps or overlaps:
-        print(f"FAILED: {len(gaps)} gap(s), {len(overlaps)} overlap(s) between {span}")
+    policies = roster_file(args.roster).parent / "escalation.yaml"
+    if policies.exists():
+        try:
+            cfg = load_escalation_config(policies, roster.config)
+        except ConfigError as err:
+            for p in err.problems:
+                print(p, file=sys.stderr)
+            return EXIT_CONFIG
+        print(f"OK: {policies}: {len(cfg.policies)} policies, every target is in the roster")
+    if gaps or overlaps or idle:
+        print(
+            f"FAILED: {len(gaps)} gap(s), {len(overlaps)} overlap(s), {len(idle)} idle swap(s) between {span}"
+        )
         return EXIT_PROBLEMS
     print(f"OK: no gaps and no overlaps between {span}")
     return 0

@@ -323,7 +323,9 @@ def load_roster_config(path: Path) -> RosterConfig:
     """Read and validate a roster file (or the roster in a folder); raise ``ConfigError`` with every problem."""
     file = roster_file(path)
     cfg, data, lines = validate_file(RosterConfig, file)
-    problems = [problem_at(str(file), data, lines, loc, msg) for loc, msg in reference_problems(cfg)]
+    problems = [
+        problem_at(str(file), data, lines, loc, msg, exact=True) for loc, msg in reference_problems(cfg)
+    ]
     if problems:
         raise ConfigError(problems)
     return cfg

@@ -336,3 +336,22 @@ def find_overlaps(roster: Roster, start: datetime, end: datetime) -> list[Overla
                 if s < e:
                     out.append(Overlap(person, a, b, s, e))
     return out
+
+
+def find_idle_swaps(roster: Roster, start: datetime, end: datetime) -> list[int]:
+    """Indexes of swaps overlapping [start, end) that change nothing: ``for`` has no shift in their window."""
+    start, end = _utc(start), _utc(end)
+    idle = []
+    for i, swap in enumerate(roster.config.swaps):
+        ws, we = local_instant(roster, swap.start), local_instant(roster, swap.end)
+        if ws >= end or we <= start:
+            continue
+        rotations = [swap.rotation] if swap.rotation else list(roster.rotations)
+        taken = any(
+            d.via == "swap" and d.person == swap.who and d.start >= ws and d.end <= we
+            for rid in rotations
+            for d in rotation_duties(roster, rid, ws, we)
+        )
+        if not taken:
+            idle.append(i)
+    return idle

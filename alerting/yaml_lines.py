@@ -129,8 +129,12 @@ def format_path(path: Path_) -> str:
     return out
 
 
-def problem_at(file: str, data: Any, lines: LineMap, loc: Iterable[str | int], message: str) -> ConfigProblem:
-    path = data_path(data, loc)
+def problem_at(
+    file: str, data: Any, lines: LineMap, loc: Iterable[str | int], message: str, *, exact: bool = False
+) -> ConfigProblem:
+    """A problem at ``loc``. ``exact`` keeps the whole location as the field name even where the data lacks it
+    (a cross-reference problem in a default value); otherwise parts pydantic adds (union tags) are dropped."""
+    path = tuple(loc) if exact else data_path(data, loc)
     return ConfigProblem(file=file, line=line_of(lines, path), field=format_path(path), message=message)
 
 
@@ -142,6 +146,8 @@ def problems_from_validation(
         message = e["msg"]
         if e["type"] == "extra_forbidden":
             message = "unknown field"
+        elif e["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
         problems.append(problem_at(file, data, lines, e["loc"], message))
     return problems
 

@@ -104,10 +104,9 @@ def test_bad_policies_name_file_line_and_field(tmp_path: Path) -> None:
     )
     f = tmp_path / "escalation.yaml"
     assert problems(tmp_path, text) == [
-        f"{f}:6: policies[0].levels[1].delay: Value error, a duration is a number with s, m or h, "
-        "e.g. '30s', '15m', '1h'",
-        f"{f}:7: policies[0].levels[1].targets[0]: Value error, a team target needs both team and layer",
-        f"{f}:10: policies[0].levels[2].targets[0]: Value error, a target is one of {{team, layer}}, "
+        f"{f}:6: policies[0].levels[1].delay: a duration is a number with s, m or h, e.g. '30s', '15m', '1h'",
+        f"{f}:7: policies[0].levels[1].targets[0]: a team target needs both team and layer",
+        f"{f}:10: policies[0].levels[2].targets[0]: a target is one of {{team, layer}}, "
         "{person} or {position}",
     ]
 
@@ -116,7 +115,7 @@ def test_delays_since_opened_must_increase(tmp_path: Path) -> None:
     text = ESC + "      - delay: 0m\n        targets: [{position: it-head}]\n"
     [p] = problems(tmp_path, text)
     assert p == (
-        f"{tmp_path / 'escalation.yaml'}:2: policies[0]: Value error, level 2: delays since opened must "
+        f"{tmp_path / 'escalation.yaml'}:2: policies[0]: level 2: delays since opened must "
         "increase from level to level"
     )
 

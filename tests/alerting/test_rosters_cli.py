@@ -70,7 +70,7 @@ def test_check_finds_a_planted_one_hour_gap(tmp_path: Path, capsys: pytest.Captu
         "GAP systems/primary: nobody on duty from 2026-12-05 20:00 to 2026-12-05 21:00 (60 min)",
         "GAP systems/primary: nobody on duty from 2026-12-06 20:00 to 2026-12-06 21:00 (60 min)",
         "GAP systems/primary: nobody on duty from 2026-12-07 20:00 to 2026-12-07 21:00 (60 min)",
-        "FAILED: 5 gap(s), 0 overlap(s) between 2026-12-01 08:00 to 2026-12-08 08:00 (Asia/Shanghai)",
+        "FAILED: 5 gap(s), 0 overlap(s), 0 idle swap(s) between 2026-12-01 08:00 to 2026-12-08 08:00 (Asia/Shanghai)",
     ]
 
 
@@ -106,7 +106,7 @@ def test_check_finds_a_planted_overlap(tmp_path: Path, capsys: pytest.CaptureFix
     # 2 December is day 2 of the day rotation: a's turn
     assert out == [
         "OVERLAP a (甲): day and override both from 2026-12-02 10:00 to 2026-12-02 12:00",
-        "FAILED: 0 gap(s), 1 overlap(s) between 2026-12-01 08:00 to 2026-12-08 08:00 (Asia/Shanghai)",
+        "FAILED: 0 gap(s), 1 overlap(s), 0 idle swap(s) between 2026-12-01 08:00 to 2026-12-08 08:00 (Asia/Shanghai)",
     ]
 
 
@@ -115,7 +115,10 @@ def test_the_example_roster_passes_its_own_check(monkeypatch: pytest.MonkeyPatch
     code = main(["roster", "check", "--from", "2026-11-28T00:00", "--days", "120"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert out.startswith("OK: no gaps and no overlaps")
+    assert out.splitlines() == [
+        "OK: rosters/escalation.yaml: 5 policies, every target is in the roster",
+        "OK: no gaps and no overlaps between 2026-11-28 00:00 to 2027-03-28 00:00 (Asia/Shanghai)",
+    ]
 
 
 def test_the_example_roster_covers_the_2026_spring_festival(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
@@ -232,3 +235,39 @@ def test_ical_is_deterministic_for_a_given_now(tmp_path: Path) -> None:
     weekly = icalendar.Calendar.from_ical(person_ical(roster, "w", **kw))
     spans = [(ev.decoded("dtstart"), ev.decoded("dtend")) for ev in weekly.walk("VEVENT")]
     assert spans == [(datetime(2026, 12, 1, 0, 0, tzinfo=UTC), datetime(2026, 12, 8, 0, 0, tzinfo=UTC))]
+
+
+def test_check_reports_a_swap_that_takes_over_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # c is on nights only: a swap of c's day shift is a mistake the check must catch
+    text = SMALL + (
+        "swaps:\n"
+        "  - {who: a, for: c, start: 2026-12-02T08:00, end: 2026-12-02T20:00, agreed_by: w}\n"
+        "  - {who: a, for: c, start: 2026-12-02T20:00, end: 2026-12-03T08:00, agreed_by: w}\n"
+    )
+    code, out = check(write(tmp_path, text), capsys)
+    assert code == 1
+    assert out[0] == (
+        "SWAP swaps[0]: c has no shift between 2026-12-02 08:00 and 2026-12-02 20:00, so a takes over nothing"
+    )
+    assert out[-1].startswith("FAILED: 0 gap(s), 0 overlap(s), 1 idle swap(s)")
+
+
+def test_check_validates_the_escalation_policies_next_to_the_roster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = write(tmp_path, SMALL)
+    (tmp_path / "escalation.yaml").write_text(
+        "policies:\n  - id: p\n    levels:\n      - delay: 0m\n        targets: [{team: network, layer: primary}]\n",
+        encoding="utf-8",
+    )
+    code = main(["roster", "check", "--roster", str(f), "--from", "2026-12-01T08:00", "--days", "1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    f = tmp_path / "escalation.yaml"
+    assert err.splitlines() == [
+        f"{f}:1: p1_immediate[0].position: the roster does not fill position 'it-head' "
+        "(p1_immediate defaults to [{position: it-head}])",
+        f"{f}:5: policies[0].levels[0].targets[0].team: no team with id 'network' in the roster",
+    ]

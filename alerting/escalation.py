@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from alerting.escalation_config import EscalationConfig, Level, Policy, Severity, Target, UpdateEvent
 from alerting.roster_config import Person
@@ -42,6 +43,30 @@ class EscalationState:
     """The last page round done at the current level: 0 is the first page, 1.. the repeats."""
     updates_sent: frozenset[str] = frozenset()
     """Stakeholder updates already sent: ``opened``, ``escalated:2``, ``acknowledged``, ``resolved``."""
+
+
+def state_to_json(state: EscalationState) -> dict[str, Any]:
+    """The state as plain JSON (what the store keeps); ``state_from_json`` reverses it exactly."""
+    return {
+        "policy": state.policy,
+        "level": state.level,
+        "level_started_at": [t.isoformat() for t in state.level_started_at],
+        "last_round": state.last_round,
+        "updates_sent": sorted(state.updates_sent),
+    }
+
+
+def state_from_json(data: Mapping[str, Any]) -> EscalationState:
+    """The state from ``state_to_json``'s output; an empty mapping (never escalated) is the initial state."""
+    if not data:
+        return EscalationState()
+    return EscalationState(
+        policy=data["policy"],
+        level=int(data["level"]),
+        level_started_at=tuple(datetime.fromisoformat(t) for t in data["level_started_at"]),
+        last_round=int(data["last_round"]),
+        updates_sent=frozenset(data["updates_sent"]),
+    )
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,7 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerting.escalation import Escalate, IncidentView, Page, apply, plan
+from alerting.escalation import (
+    Escalate,
+    EscalationState,
+    IncidentView,
+    Page,
+    apply,
+    plan,
+    state_from_json,
+    state_to_json,
+)
 from alerting.escalation_config import EscalationConfig, load_escalation_config
 from alerting.rosters import load_roster
 from alerting.yaml_lines import ConfigError
@@ -59,6 +69,16 @@ def test_plan_is_idempotent_and_pages_each_step_once(batch: list[IncidentView], 
                 assert a.to_level == state[a.incident_id].escalation.level + 1  # one level at a time
         before = {i: inc.escalation for i, inc in state.items()}
         state = {i: apply(inc, actions) for i, inc in state.items()}
+        # what the store keeps is JSON: planning must work from the round-tripped state
+        state = {
+            i: IncidentView(
+                **{
+                    **inc.__dict__,
+                    "escalation": state_from_json(json.loads(json.dumps(state_to_json(inc.escalation)))),
+                }
+            )
+            for i, inc in state.items()
+        }
         assert (
             plan(list(state.values()), POLICIES, ROSTER, now) == []
         )  # applying, then replanning: nothing new
@@ -131,3 +151,15 @@ def test_targets_must_exist_in_the_roster(tmp_path: Path) -> None:
         f"{f}:5: policies[0].levels[0].targets[0].team: no team with id 'radiology' in the roster",
         f"{f}:5: policies[0].levels[0].targets[1].person: no person with id 'ghost' in the roster",
     ]
+
+
+def test_the_state_round_trips_through_json() -> None:
+    state = EscalationState(
+        policy="network",
+        level=2,
+        level_started_at=(T0, T0 + timedelta(minutes=15)),
+        last_round=1,
+        updates_sent=frozenset({"opened", "escalated:2"}),
+    )
+    assert state_from_json(json.loads(json.dumps(state_to_json(state)))) == state
+    assert state_from_json({}) == EscalationState()

@@ -208,3 +208,28 @@ def test_times_round_trip_through_the_sqlite_text_form_and_sort_like_instants() 
 def test_numbers_are_zero_padded_per_year() -> None:
     assert incident_number(2026, 123) == "INC-2026-000123"
     assert incident_number(2026, 1_234_567) == "INC-2026-1234567"
+
+
+def test_both_stores_implement_every_protocol_method_with_its_signature() -> None:
+    import inspect
+
+    from alerting.store.postgres import PostgresIncidentStore
+    from alerting.store.protocol import IncidentStore
+    from alerting.store.sqlite import SqliteIncidentStore
+
+    wanted = {
+        name: inspect.signature(member)
+        for name, member in vars(IncidentStore).items()
+        if inspect.iscoroutinefunction(member)
+    }
+    assert {"open_or_touch", "apply", "claim_due", "verify_audit_chain", "count_open_by"} <= wanted.keys()
+    for cls in (SqliteIncidentStore, PostgresIncidentStore):
+        for name, signature in wanted.items():
+            have = inspect.signature(getattr(cls, name))
+            assert list(have.parameters) == list(signature.parameters), f"{cls.__name__}.{name}"
+            assert [p.kind for p in have.parameters.values()] == [
+                p.kind for p in signature.parameters.values()
+            ]
+            assert [p.default for p in have.parameters.values()] == [
+                p.default for p in signature.parameters.values()
+            ], f"{cls.__name__}.{name}"

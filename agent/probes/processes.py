@@ -17,6 +17,8 @@ class ProcessProbe:
         self._checks = checks
         self._regexes = {c.name: re.compile(c.cmdline_regex) for c in checks if c.cmdline_regex}
         self._known: dict[int, psutil.Process] = {}
+        # Reading every command line costs a /proc read per process: only when a check needs it.
+        self._attrs = ["name", "cmdline"] if self._regexes else ["name"]
 
     def _matches(self, check: ProcessCheckConfig, name: str, cmdline: str) -> bool:
         if check.process_name is not None:
@@ -29,9 +31,9 @@ class ProcessProbe:
             return []
         totals = {c.name: [0, 0.0, 0] for c in self._checks}
         alive: dict[int, psutil.Process] = {}
-        for proc in psutil.process_iter(["name", "cmdline"]):
+        for proc in psutil.process_iter(self._attrs):
             name = proc.info["name"] or ""
-            cmdline = " ".join(proc.info["cmdline"] or ())
+            cmdline = " ".join(proc.info.get("cmdline") or ())
             hits = [c.name for c in self._checks if self._matches(c, name, cmdline)]
             if not hits:
                 continue

@@ -192,3 +192,12 @@ async def test_two_cycles_make_valid_reports_with_increasing_seq(make_settings) 
         assert r2.system.cpu.mode_seconds_total[key] >= value
     again = Report.model_validate_json(r2.to_json_bytes())
     assert again == r2
+
+
+def test_process_check_by_exact_name_finds_this_test_process() -> None:
+    me = psutil.Process()
+    (check,) = ProcessProbe([ProcessCheckConfig(name="me", process_name=me.name())]).sample()
+    same_name = [p for p in psutil.process_iter(["name"]) if p.info["name"] == me.name()]
+    assert check.count >= 1
+    assert check.count <= len(same_name) + 1  # processes may come and go between the two scans
+    assert check.rss_bytes >= me.memory_info().rss // 2

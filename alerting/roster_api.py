@@ -3,7 +3,8 @@
 
 - ``GET /api/v1/rosters/who[?at=ISO&team=ID]`` — who is on duty (JSON; bearer API token);
 - ``GET /api/v1/rosters/ical-links`` — a subscription URL per person and team (JSON; bearer API token);
-- ``GET /api/v1/rosters/ical/{person|team}/{id}.ics?token=T`` — the iCalendar feed a phone subscribes to.
+- ``GET /api/v1/rosters/ical/{person|team}/{id}.ics?token=T`` — the iCalendar feed a phone subscribes to;
+- ``wardwatch_oncall_info{team,layer,person}`` on /metrics: 1 for whoever is on duty at scrape time.
   Calendar apps cannot send headers, so each feed has its own token in the URL: an HMAC of the feed's name keyed
   by the collector's API token hash. It opens that one feed only; changing the API token revokes every link.
 
@@ -20,7 +21,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
+from alerting.clock import Clock
 from alerting.roster_ical import person_ical, team_ical
 from alerting.rosters import Roster, load_roster, who_is_on_duty
 from collector import keys
@@ -128,9 +132,30 @@ async def get_ical(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="text/calendar", charset="utf-8")
 
 
+class OnCallCollector(Collector):
+    """``wardwatch_oncall_info``: pure computation from the roster and the clock, no I/O."""
+
+    def __init__(self, roster: Roster, clock: Clock) -> None:
+        self._roster = roster
+        self._clock = clock
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        family = GaugeMetricFamily(
+            "wardwatch_oncall_info",
+            "1 for each person on duty now, per team layer",
+            labels=["team", "layer", "person"],
+        )
+        board = who_is_on_duty(self._roster, self._clock.now())
+        for (team, layer), people in board.layers.items():
+            for p in people:
+                family.add_metric([team, layer, p.id], 1.0)
+        yield family
+
+
 def setup(app: web.Application) -> None:
     if ROSTER not in app:
         app[ROSTER] = load_roster(app.get(ROSTER_PATH, Path("rosters")))
+    app[keys.REGISTRY].register(OnCallCollector(app[ROSTER], app[keys.CLOCK]))
     app.router.add_get("/api/v1/rosters/who", get_who)
     app.router.add_get("/api/v1/rosters/ical-links", get_ical_links)
     app.router.add_get(r"/api/v1/rosters/ical/{kind:person|team}/{ident}.ics", get_ical, name="roster_ical")

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from alerting.clock import FakeClock
 from alerting.roster_api import feed_token
+from collector import keys
 from collector.app import create_app
 from collector.settings import CollectorSettings, hash_token
 
@@ -93,3 +94,18 @@ async def test_without_an_api_token_configured_the_routes_refuse(aiohttp_client,
         resp = await client.get(path, headers=BEARER)
         assert resp.status == 403
         assert await resp.json() == {"error": "no API token is configured (api_token_sha256)"}
+
+
+async def test_the_wall_display_metric_names_who_is_on_duty(client) -> None:
+    registry = client.app[keys.REGISTRY]
+    on = {"team": "systems", "layer": "primary", "person": "li-na"}
+    assert registry.get_sample_value("wardwatch_oncall_info", on) == 1.0
+    assert registry.get_sample_value("wardwatch_oncall_info", {**on, "person": "zhang-wei"}) is None
+    client.app[keys.CLOCK].advance(12 * 3600)  # 22:00 Shanghai: the night shift
+    night = {
+        "team": "systems",
+        "layer": "primary",
+        "person": "chen-jie",
+    }  # day 331 of the night rotation: 331 % 3 = 1
+    assert registry.get_sample_value("wardwatch_oncall_info", night) == 1.0
+    assert registry.get_sample_value("wardwatch_oncall_info", on) is None

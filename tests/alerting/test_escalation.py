@@ -253,3 +253,24 @@ def test_nothing_before_the_incident_opens_and_naive_now_is_refused(roster, poli
     assert plan([incident()], policies, roster, T0 - timedelta(seconds=1)) == []
     with pytest.raises(ValueError, match="timezone-aware"):
         plan([incident()], policies, roster, datetime(2026, 12, 2, 10, 0))
+
+
+def test_a_level_with_nobody_on_duty_is_recorded_as_an_empty_round(roster) -> None:
+    only_office_hours = EscalationConfig.model_validate(
+        {
+            "policies": [
+                {
+                    "id": "dba",
+                    "levels": [{"delay": "0m", "targets": [{"team": "database", "layer": "specialist"}]}],
+                }
+            ]
+        }
+    )
+    night = T0.replace(hour=22)
+    inc = IncidentView(id="INC-2026-000002", severity="P3", category="data_loss", opened_at=night)
+    actions = plan([inc], only_office_hours, roster, night)
+    assert actions == [
+        Escalate("INC-2026-000002", 1, "dba", night),
+        RoundDone("INC-2026-000002", 1, 0, ()),
+    ]
+    assert plan([apply(inc, actions)], only_office_hours, roster, night + timedelta(minutes=1)) == []

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerting.roster_config import RosterConfig
+from alerting.roster_config import RosterConfig, Swap
 from alerting.rosters import Roster, find_gaps, on_duty, turn_end, turn_start
 
 START = date(2026, 3, 2)  # a Monday
@@ -130,3 +130,35 @@ def test_gaps_are_exactly_the_minutes_with_nobody_on_duty(
     in_gap = any(g.start <= t < g.end for g in gaps)
     assert nobody == in_gap
     assert len(on_duty(roster, "t", "primary", t)) <= 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    day=st.integers(0, 20),
+    start_minute=st.integers(0, 24 * 60 - 1),
+    length_minutes=st.integers(1, 36 * 60),
+    who=st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]),
+    probe=st.integers(0, 3 * 24 * 60 - 1),
+)
+def test_a_swap_never_changes_how_many_are_on_duty(
+    day: int, start_minute: int, length_minutes: int, who: str, probe: int
+) -> None:
+    """Whatever the swap, coverage is the same: the same number of people on each layer at every instant."""
+    plain = brute_roster("Asia/Shanghai")
+    zone = plain.tz
+    start = datetime.combine(START + timedelta(days=day), time(0)) + timedelta(minutes=start_minute)
+    end = start + timedelta(minutes=length_minutes)
+    for_ = "a" if who != "a" else "d"
+    swap = Swap.model_validate({"who": who, "for": for_, "start": start, "end": end, "agreed_by": who})
+    swapped = Roster.from_config(plain.config.model_copy(update={"swaps": [swap]}))
+    t = datetime.combine(START + timedelta(days=day), time(0), tzinfo=zone) + timedelta(
+        minutes=probe - 24 * 60
+    )
+    for layer in ("primary", "backup"):
+        before = on_duty(plain, "t", layer, t)
+        after = on_duty(swapped, "t", layer, t)
+        assert len(before) == len(after)
+        if start.replace(tzinfo=zone) <= t < end.replace(tzinfo=zone) and [p.id for p in before] == [for_]:
+            assert [p.id for p in after] == [who]
+        else:
+            assert after == before

@@ -64,6 +64,7 @@ class SqliteEngine:
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self._lock = asyncio.Lock()
+        self._unsettled = False
         self.path = path
 
     @classmethod
@@ -91,14 +92,18 @@ class SqliteEngine:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteTx]:
         async with self._lock:
+            await self._settle()
+            self._unsettled = True  # until BEGIN ... COMMIT/ROLLBACK has run to the end under our eyes
             try:
                 await self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as err:
+                self._unsettled = False
                 raise StoreError(f"SQLite {self.path}: cannot begin a write transaction: {err}") from err
             try:
                 yield _SqliteTx(self._db)
             except BaseException as err:
                 await self._db.execute("ROLLBACK")
+                self._unsettled = False
                 if isinstance(err, sqlite3.Error):
                     raise StoreError(f"SQLite {self.path}: {err}") from err
                 raise
@@ -106,11 +111,15 @@ class SqliteEngine:
                 await self._db.execute("COMMIT")
             except sqlite3.Error as err:
                 await self._db.execute("ROLLBACK")
+                self._unsettled = False
                 raise StoreError(f"SQLite {self.path}: commit failed: {err}") from err
+            self._unsettled = False
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[_SqliteTx]:
         async with self._lock:
+            await self._settle()
+            self._unsettled = True
             await self._db.execute("BEGIN")  # one snapshot for multi-statement reads
             try:
                 yield _SqliteTx(self._db)
@@ -118,6 +127,18 @@ class SqliteEngine:
                 raise StoreError(f"SQLite {self.path}: {err}") from err
             finally:
                 await self._db.execute("COMMIT")
+                self._unsettled = False
+
+    async def _settle(self) -> None:
+        """After a task was cancelled inside a transaction, its BEGIN, COMMIT or ROLLBACK may still be queued on
+        aiosqlite's thread (cancelling the await does not unqueue it). Flush the queue with a no-op, then roll
+        back whatever transaction is left open, before starting anew."""
+        if not self._unsettled:
+            return
+        await self._db.execute("SELECT 1")
+        if self._db.in_transaction:
+            await self._db.execute("ROLLBACK")
+        self._unsettled = False
 
     async def migrate(self) -> None:
         async with self.transaction() as tx:

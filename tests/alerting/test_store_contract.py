@@ -7,6 +7,7 @@ afterwards. When no server answers the PostgreSQL tests fail: they are never ski
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import sqlite3
@@ -776,6 +777,24 @@ async def test_concurrent_audit_appends_keep_one_chain(backend: Backend) -> None
     )
     check = await s2.verify_audit_chain()
     assert (check.ok, check.rows) == (True, 20)
+
+
+async def test_writes_cancelled_midway_leave_nothing_half_done(store: IncidentStore) -> None:
+    """Shutdown cancels tasks at any await: each opening is then all there (incident + fired line) or absent."""
+    for i in range(60):
+        task = asyncio.create_task(store.open_or_touch(alert(host=f"h{i}"), T0))
+        for _ in range(i % 12):  # let it get a little further each time before cancelling
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    survivors = await store.list()
+    for inc in survivors:
+        assert [e.kind for e in await store.timeline(inc.id)] == [TimelineKind.FIRED]
+    assert sorted(i.number for i in survivors) == [f"INC-2026-{n:06d}" for n in range(1, len(survivors) + 1)]
+    after, created = await store.open_or_touch(alert(host="after"), T0)
+    assert created and after.number == f"INC-2026-{len(survivors) + 1:06d}"
 
 
 # ---------------------------------------------------------------- durability, migrations, secrets

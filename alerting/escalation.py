@@ -235,7 +235,7 @@ def plan_one(
         actions += _pages(incident, nxt, 0, targets, roster, now, why)
         actions += _update(incident, policy, "opened" if nxt == 1 else "escalated", nxt, roster, now)
         return actions
-    if level >= 1:
+    if 1 <= level <= len(policy.levels):  # (a level past the end: the policy lost levels since)
         spec = policy.levels[level - 1]
         rnd = _due_round(spec, state.level_started_at[level - 1], now)
         if rnd > state.last_round:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -39,17 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     who = sub.add_parser("who", parents=[common], help="who is on duty now (or at --at)")
     who.add_argument("--at", help="a time, ISO 8601; without an offset, in the roster's timezone")
     who.add_argument("--team", help="only this team")
-    who.set_defaults(handler=cmd_who)
+    who.set_defaults(handler=_guard(cmd_who))
 
     show = sub.add_parser("show", parents=[common], help="the roster as a table")
     show.add_argument("--week", action="store_true", help="seven days (the default)")
     show.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: today)")
-    show.set_defaults(handler=cmd_show)
+    show.set_defaults(handler=_guard(cmd_show))
 
     check = sub.add_parser("check", parents=[common], help="find gaps and overlaps; exit 1 if any")
     check.add_argument("--days", type=int, default=28, help="how many days ahead to check (default 28)")
     check.add_argument("--from", dest="start", help="start time, ISO 8601 (default: now)")
-    check.set_defaults(handler=cmd_check)
+    check.set_defaults(handler=_guard(cmd_check))
 
     ical = sub.add_parser("ical", parents=[common], help="iCalendar of a person's or a team's duties")
     who_or_team = ical.add_mutually_exclusive_group(required=True)
@@ -58,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ical.add_argument("--days", type=int, default=60)
     ical.add_argument("--from", dest="start", help="start time, ISO 8601 (default: now)")
     ical.add_argument("--output", type=Path, help="write to this file instead of stdout")
-    ical.set_defaults(handler=cmd_ical)
+    ical.set_defaults(handler=_guard(cmd_ical))
 
 
 def _load(args: argparse.Namespace) -> Roster | None:
@@ -70,11 +72,32 @@ def _load(args: argparse.Namespace) -> Roster | None:
         return None
 
 
+class _BadTime(ValueError):
+    pass
+
+
 def _time(roster: Roster, text: str | None) -> datetime:
     if text is None:
         return SystemClock().now()
-    t = datetime.fromisoformat(text)
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise _BadTime(f"not an ISO 8601 time: {text!r} (e.g. 2027-02-06T03:00)") from None
     return t.replace(tzinfo=roster.tz) if t.tzinfo is None else t
+
+
+def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Bad --at/--from values end the command with a message and exit code 2, not a traceback."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except _BadTime as err:
+            print(err, file=sys.stderr)
+            return EXIT_CONFIG
+
+    return run
 
 
 def _hm(roster: Roster, t: datetime) -> str:
@@ -111,7 +134,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     roster = _load(args)
     if roster is None:
         return EXIT_CONFIG
-    first = date.fromisoformat(args.start) if args.start else SystemClock().now().astimezone(roster.tz).date()
+    try:
+        first = (
+            date.fromisoformat(args.start) if args.start else SystemClock().now().astimezone(roster.tz).date()
+        )
+    except ValueError:
+        raise _BadTime(f"not a date: {args.start!r} (e.g. 2027-02-06)") from None
     days = [first + timedelta(days=i) for i in range(7)]
     for team in roster.config.teams:
         print(f"{team.name} ({team.id})")

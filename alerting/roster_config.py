@@ -189,6 +189,8 @@ class _Window(_Strict):
 
     @model_validator(mode="after")
     def _end_after_start(self) -> _Window:
+        if (self.start.tzinfo is None) != (self.end.tzinfo is None):
+            raise ValueError("give start and end both with a UTC offset or both without (roster time)")
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self

@@ -64,6 +64,11 @@ class ConfigError(ValueError):
 
 def load_yaml(text: str) -> tuple[Any, LineMap]:
     """Parse one YAML document; return the data and the line of every key and list item."""
+    data, lines, _ = _load(text)
+    return data, lines
+
+
+def _load(text: str) -> tuple[Any, LineMap, list[tuple[Path_, int, int]]]:
     loader = LineLoader(text)
     try:
         node = loader.get_single_node()
@@ -71,9 +76,26 @@ def load_yaml(text: str) -> tuple[Any, LineMap]:
     finally:
         loader.dispose()
     lines: LineMap = {}
+    duplicates: list[tuple[Path_, int, int]] = []
     if node is not None:
         _walk(node, (), lines, data)
-    return data, lines
+        _find_duplicates(node, (), duplicates)
+    return data, lines, duplicates
+
+
+def _find_duplicates(node: yaml.Node, path: Path_, out: list[tuple[Path_, int, int]]) -> None:
+    """Keys given twice in one mapping (YAML keeps the last silently): (path, first line, second line)."""
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key, line = str(key_node.value), key_node.start_mark.line + 1
+            if key in first:
+                out.append(((*path, key), first[key], line))
+            first.setdefault(key, line)
+            _find_duplicates(value_node, (*path, key), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _find_duplicates(item, (*path, i), out)
 
 
 def _walk(node: yaml.Node, path: Path_, lines: LineMap, data: Any) -> None:
@@ -139,14 +161,15 @@ def problem_at(
 
 
 def problems_from_validation(
-    err: ValidationError, *, file: str, data: Any, lines: LineMap
+    err: ValidationError, *, file: str, data: Any, lines: LineMap, plain: bool = False
 ) -> list[ConfigProblem]:
+    """One problem per pydantic error. ``plain`` drops pydantic's "Value error, " prefix from validator messages."""
     problems = []
     for e in err.errors(include_url=False):
         message = e["msg"]
         if e["type"] == "extra_forbidden":
             message = "unknown field"
-        elif e["type"] == "value_error":
+        elif plain and e["type"] == "value_error":
             message = message.removeprefix("Value error, ")
         problems.append(problem_at(file, data, lines, e["loc"], message))
     return problems
@@ -161,11 +184,19 @@ def read_yaml_file(path: Path) -> tuple[Any, LineMap]:
     except OSError as err:
         raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {err.strerror}")]) from err
     try:
-        return load_yaml(text)
+        data, lines, duplicates = _load(text)
     except yaml.MarkedYAMLError as err:
         line = err.problem_mark.line + 1 if err.problem_mark else None
         problem = ConfigProblem(str(path), line, "", f"not valid YAML: {err.problem}")
         raise ConfigError([problem]) from err
+    if duplicates:
+        raise ConfigError(
+            [
+                ConfigProblem(str(path), second, format_path(key), f"given twice (first at line {first})")
+                for key, first, second in duplicates
+            ]
+        )
+    return data, lines
 
 
 def validate_file(model: type[M], path: Path) -> tuple[M, Any, LineMap]:
@@ -174,4 +205,5 @@ def validate_file(model: type[M], path: Path) -> tuple[M, Any, LineMap]:
     try:
         return model.model_validate(data), data, lines
     except ValidationError as err:
-        raise ConfigError(problems_from_validation(err, file=str(path), data=data, lines=lines)) from err
+        problems = problems_from_validation(err, file=str(path), data=data, lines=lines, plain=True)
+        raise ConfigError(problems) from err

@@ -271,3 +271,11 @@ def test_check_validates_the_escalation_policies_next_to_the_roster(
         "(p1_immediate defaults to [{position: it-head}])",
         f"{f}:5: policies[0].levels[0].targets[0].team: no team with id 'network' in the roster",
     ]
+
+
+def test_a_bad_time_is_a_message_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = write(tmp_path, SMALL)
+    assert main(["roster", "who", "--roster", str(f), "--at", "tomorrow"]) == 2
+    assert capsys.readouterr().err == "not an ISO 8601 time: 'tomorrow' (e.g. 2027-02-06T03:00)\n"
+    assert main(["roster", "show", "--roster", str(f), "--from", "2026-13-01"]) == 2
+    assert capsys.readouterr().err == "not a date: '2026-13-01' (e.g. 2027-02-06)\n"

@@ -141,3 +141,22 @@ def test_unquoted_times_stay_strings_not_sexagesimal_integers() -> None:
     data, lines = load_yaml("a: 20:00\nb: 1200\nc: 08:30\n")
     assert data == {"a": "20:00", "b": 1200, "c": "08:30"}
     assert lines[("b",)] == 2
+
+
+def test_a_key_given_twice_is_an_error_not_silently_the_last(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        '  day: {start: "08:00", end: "20:00"}\n',
+        '  day: {start: "08:00", end: "20:00"}\n  day: {start: "09:00", end: "21:00"}\n',
+    )
+    assert problems(tmp_path, text) == [
+        f"{tmp_path / 'roster.yaml'}:3: shifts.day: given twice (first at line 2)"
+    ]
+
+
+def test_start_and_end_must_agree_on_having_an_offset(tmp_path: Path) -> None:
+    text = (
+        GOOD
+        + "swaps:\n  - {who: a, for: b, start: 2026-01-06T08:00, end: '2026-01-06T20:00+08:00', agreed_by: a}\n"
+    )
+    [p] = problems(tmp_path, text)
+    assert p.endswith("swaps[0]: give start and end both with a UTC offset or both without (roster time)")

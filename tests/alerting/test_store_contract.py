@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import os
 import sqlite3
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -828,6 +829,72 @@ async def test_a_new_store_object_sees_everything_after_close(backend: Backend) 
     again, created = await s2.open_or_touch(alert(), T0 + minutes(3))
     assert (created, again.id) == (False, inc.id)
     assert (await s2.open_or_touch(alert(host="other"), T0))[0].number == "INC-2026-000002"
+
+
+CRASHING_WRITER = """
+import asyncio, sys
+from datetime import UTC, datetime, timedelta
+from alerting.model import Alert, Category, Severity, Source
+from alerting.store import open_store
+
+async def main(target, schema):
+    store = await open_store(target, schema=schema or None)
+    t0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    i = 0
+    while True:
+        now = t0 + timedelta(seconds=i)
+        fp = f"fp-{i % 15}"
+        if i % 4 == 3:
+            await store.resolve_by_fingerprint(fp, now)
+        else:
+            alert = Alert(fingerprint=fp, rule="r", title=fp, severity=Severity.MAJOR, category=Category.OTHER,
+                          source=Source.RULE, starts_at=now, labels={"fp": fp}, value=float(i))
+            inc, _ = await store.open_or_touch(alert, now)
+            if i % 7 == 0:
+                await store.acknowledge(inc.id, "alice", now)
+        print(i, flush=True)
+        i += 1
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+async def test_a_writer_killed_with_sigkill_loses_and_duplicates_nothing(
+    backend: Backend, tmp_path: Path
+) -> None:
+    script = tmp_path / "writer.py"
+    script.write_text(CRASHING_WRITER)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), backend.target, backend.schema or "", stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    done = -1
+    while done < 300:  # wait for 300 committed operations, reported by the writer itself
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
+        assert line, f"the writer stopped early (exit {await proc.wait()})"
+        done = int(line)
+    proc.kill()  # SIGKILL, mid-stream
+    await proc.wait()
+
+    store = await backend.open()
+    incidents = await store.list(limit=10_000)
+    numbers = sorted(i.number for i in incidents)
+    assert numbers == [f"INC-2026-{n:06d}" for n in range(1, len(numbers) + 1)]  # unique, no gaps
+    open_fps = [i.fingerprint for i in incidents if i.is_open]
+    assert len(open_fps) == len(set(open_fps))  # at most one open incident per fingerprint
+    assert len(incidents) > 15  # fingerprints were resolved and re-opened many times
+    latest = max(max(i.last_seen_at, i.resolved_at or i.last_seen_at) for i in incidents)
+    assert latest >= T0 + timedelta(seconds=done)  # every operation reported as done is there
+    for inc in incidents:
+        kinds = [e.kind for e in await store.timeline(inc.id)]
+        assert kinds[0] is TimelineKind.FIRED and kinds.count(TimelineKind.FIRED) == 1
+        assert (TimelineKind.RESOLVED in kinds) == (inc.status is Status.RESOLVED)
+        assert (TimelineKind.ACKNOWLEDGED in kinds) == (inc.acknowledged_at is not None)
+    assert (await store.verify_audit_chain()).ok
+    if backend.kind == "sqlite":
+        assert await backend.raw("PRAGMA integrity_check") == [("ok",)]
+    after, created = await store.open_or_touch(alert(host="after-crash"), T0)
+    assert created and after.number == f"INC-2026-{len(numbers) + 1:06d}"
 
 
 async def test_migrations_are_recorded_and_applied_once(backend: Backend) -> None:

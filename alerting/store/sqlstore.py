@@ -20,6 +20,7 @@ import dataclasses
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Self
 
 from alerting.model import (
@@ -117,7 +118,7 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
             value=alert.value if alert.value is not None else inc.value,
             summary=alert.summary or inc.summary,
             description=alert.description or inc.description,
-            last_seen_at=now,
+            last_seen_at=max(now, inc.last_seen_at),  # a late, out-of-order alert
         )
         # value and last-seen are observations, not decisions: they do not bump the version, so the
         # escalation runner's compare-and-set is not defeated by every evaluation tick.
@@ -128,7 +129,7 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
             changed.value,
             changed.summary,
             changed.description,
-            now,
+            changed.last_seen_at,
             changed.severity.value,
             changed.version,
         )
@@ -232,10 +233,16 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
     ) -> builtins.list[Incident]:
         where: builtins.list[str] = []
         args: builtins.list[Any] = []
-        for column, wanted in (("status", status), ("severity", severity), ("category", category)):
+        filters: tuple[tuple[str, type[StrEnum], Any], ...] = (
+            ("status", Status, status),
+            ("severity", Severity, severity),
+            ("category", Category, category),
+        )
+        for column, enum, wanted in filters:
             if wanted is None:
                 continue
-            values = [wanted.value] if isinstance(wanted, str) else [w.value for w in wanted]
+            # plain strings are accepted too, and checked: an unknown value is a ValueError, not an empty list
+            values = [enum(wanted).value] if isinstance(wanted, str) else [enum(w).value for w in wanted]
             if not values:
                 return []
             marks = ", ".join(f"${len(args) + i + 1}" for i in range(len(values)))

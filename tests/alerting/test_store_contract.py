@@ -227,6 +227,8 @@ async def test_the_same_fingerprint_touches_the_open_incident_and_records_value_
     kinds = [(e.kind, e.details) for e in await store.timeline(first.id)]
     assert kinds[1:] == [(TimelineKind.VALUE_UPDATED, {"from": 0.93, "to": 0.97})]
     assert len(await store.list()) == 1
+    late, _ = await store.open_or_touch(alert(value=0.97), T0 + minutes(1))  # arrives out of order
+    assert late.last_seen_at == T0 + minutes(2) == (await store.get(first.id)).last_seen_at
 
 
 async def test_a_severity_change_on_touch_is_recorded_and_bumps_the_version(store: IncidentStore) -> None:
@@ -314,6 +316,9 @@ async def test_list_filters_by_status_severity_and_category_newest_first(store: 
     ]
     assert await store.list(status=Status.OPEN, category=Category.DATA_LOSS) == []
     assert await store.list(status=[]) == []
+    assert [i.id for i in await store.list(status="resolved", severity=["warning"])] == [backup.id]
+    with pytest.raises(ValueError):
+        await store.list(status="closed")
     assert [i.id for i in await store.list(fingerprint=net.fingerprint)] == [net.id]
     assert [i.id for i in await store.list(opened_since=T0 + minutes(1))] == [backup.id, net.id]
 

@@ -175,16 +175,24 @@ def _due_round(spec: Level, started: datetime, now: datetime) -> int:
     return min(spec.repeat, int((now - started).total_seconds() // spec.repeat_interval))
 
 
+class _Resolver:
+    """``resolve_targets`` at one instant, memoised: many incidents paging one team ask the roster once."""
+
+    def __init__(self, roster: Roster, now: datetime) -> None:
+        self.roster, self.now = roster, now
+        self._memo: dict[tuple[Target, ...], list[Person]] = {}
+
+    def __call__(self, targets: Sequence[Target]) -> list[Person]:
+        key = tuple(targets)
+        if key not in self._memo:
+            self._memo[key] = resolve_targets(self.roster, key, self.now)
+        return self._memo[key]
+
+
 def _pages(
-    incident: IncidentView,
-    level: int,
-    rnd: int,
-    targets: Sequence[Target],
-    roster: Roster,
-    now: datetime,
-    why: str,
+    incident: IncidentView, level: int, rnd: int, targets: Sequence[Target], resolve: _Resolver, why: str
 ) -> list[Action]:
-    people = resolve_targets(roster, targets, now)
+    people = resolve(targets)
     actions: list[Action] = [
         Page(incident.id, level, rnd, p, why, f"{incident.id}/L{level}/R{rnd}/{p.id}") for p in people
     ]
@@ -193,7 +201,7 @@ def _pages(
 
 
 def _update(
-    incident: IncidentView, policy: Policy, event: UpdateEvent, level: int, roster: Roster, now: datetime
+    incident: IncidentView, policy: Policy, event: UpdateEvent, level: int, resolve: _Resolver
 ) -> list[Action]:
     s = policy.stakeholders
     key = f"escalated:{level}" if event == "escalated" else event
@@ -201,22 +209,29 @@ def _update(
         return []
     if key in incident.escalation.updates_sent:
         return []
-    people = tuple(resolve_targets(roster, s.targets, now))
+    people = tuple(resolve(s.targets))
     return [NotifyStakeholders(incident.id, event, level, people, f"{incident.id}/update/{key}")]
 
 
 def plan_one(
-    incident: IncidentView, policies: EscalationConfig, roster: Roster, now: datetime
+    incident: IncidentView,
+    policies: EscalationConfig,
+    roster: Roster,
+    now: datetime,
+    *,
+    _resolve: _Resolver | None = None,
 ) -> list[Action]:
+    """What is due at ``now`` for one incident."""
+    resolve = _resolve or _Resolver(roster, now)
     state = incident.escalation
     policy = next((p for p in policies.policies if p.id == state.policy), None) or route(incident, policies)
     if policy is None:
         return []
     started = state.level >= 1
     if incident.resolved_at is not None and incident.resolved_at <= now:
-        return _update(incident, policy, "resolved", state.level, roster, now) if started else []
+        return _update(incident, policy, "resolved", state.level, resolve) if started else []
     if incident.acknowledged_at is not None and incident.acknowledged_at <= now:
-        return _update(incident, policy, "acknowledged", state.level, roster, now) if started else []
+        return _update(incident, policy, "acknowledged", state.level, resolve) if started else []
 
     actions: list[Action] = []
     level = state.level
@@ -232,8 +247,8 @@ def plan_one(
             waited = int((now - incident.opened_at).total_seconds() // 60)
             why = f"{incident.severity} {incident.category}: not acknowledged after {waited} min, level {nxt}"
         actions.append(Escalate(incident.id, nxt, policy.id, now))
-        actions += _pages(incident, nxt, 0, targets, roster, now, why)
-        actions += _update(incident, policy, "opened" if nxt == 1 else "escalated", nxt, roster, now)
+        actions += _pages(incident, nxt, 0, targets, resolve, why)
+        actions += _update(incident, policy, "opened" if nxt == 1 else "escalated", nxt, resolve)
         return actions
     if 1 <= level <= len(policy.levels):  # (a level past the end: the policy lost levels since)
         spec = policy.levels[level - 1]
@@ -242,7 +257,7 @@ def plan_one(
             why = (
                 f"{incident.severity} {incident.category}: still not acknowledged, level {level} repeat {rnd}"
             )
-            actions += _pages(incident, level, rnd, spec.targets, roster, now, why)
+            actions += _pages(incident, level, rnd, spec.targets, resolve, why)
     return actions
 
 
@@ -252,7 +267,8 @@ def plan(
     """Everything due at ``now`` for every incident. Pure and idempotent (see the module docstring)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    return [a for incident in incidents for a in plan_one(incident, policies, roster, now)]
+    resolve = _Resolver(roster, now)
+    return [a for incident in incidents for a in plan_one(incident, policies, roster, now, _resolve=resolve)]
 
 
 def apply(incident: IncidentView, actions: Iterable[Action]) -> IncidentView:

@@ -1,0 +1,467 @@
+"""The rule runner: load rules -> evaluate (pure) -> apply the transitions to the incident store.
+
+One loop (``run``) evaluates everything every ``interval_seconds`` and, in between, the sources that just
+reported (``on_snapshot``, a ``State`` listener) and the events that just arrived (``on_event``), so a report
+or trap that crosses a rule is acted on at once, not on the next tick.
+
+Applying a transition:
+1. FIRING/UPDATED -> ``store.open_or_touch`` (one open incident per fingerprint, however often we say it);
+   a new incident inside a maintenance window gets a timeline comment saying it pages nobody; a child's
+   reachability incident is attached to its parent's open reachability incident (and a parent that goes
+   down adopts its children that were already down).
+2. RESOLVED -> ``store.resolve_by_fingerprint``, unless the alert is flapping (``flapping_transitions``
+   transitions within ``flapping_window_seconds``): then the incident stays open, marked flapping, and
+   resolves once the alert has been quiet for ``flapping_quiet_seconds``.
+3. A store error puts the alert back where it was, so the next evaluation says it again: nothing is lost.
+
+Restart: ``start()`` seeds the alert states from the store's open rule incidents, so an alert that cleared
+while the collector was down resolves on the first evaluation and one still firing is not opened twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from alerting.clock import Clock
+from alerting.incidents import OPEN_STATUSES, find_open_incident, note_maintenance
+from alerting.model import AttachToParent, Category, Incident, SetFlapping, Severity, Source
+from alerting.rule_config import RuleSet, load_rules, rule_files
+from alerting.rules import (
+    AlertState,
+    AlertTransition,
+    EvaluationOptions,
+    Event,
+    Phase,
+    SourceRef,
+    TransitionKind,
+    evaluate,
+)
+from alerting.store import IncidentStore, StoreError, VersionConflict
+from alerting.yaml_lines import ConfigError
+from collector.state import Snapshot, SourceKind, SourceState, State
+
+log = logging.getLogger("wardwatch.rules")
+
+
+@dataclasses.dataclass(frozen=True)
+class FlappingPolicy:
+    transitions: int = 4
+    window_seconds: float = 3600.0
+    quiet_seconds: float = 900.0
+
+
+class RunnerMetrics:
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        self.evaluations = Counter(
+            "wardwatch_rule_evaluations",
+            "Rule evaluations, by what asked for them (tick, report, event).",
+            ["trigger"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "wardwatch_rule_evaluation_duration_seconds",
+            "Time one evaluation of the rules took (pure part).",
+            buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=registry,
+        )
+        self.transitions = Counter(
+            "wardwatch_alert_transitions", "Alert transitions, by kind.", ["kind"], registry=registry
+        )
+        self.errors = Counter(
+            "wardwatch_rule_runner_errors",
+            "Failures of the rule runner (store errors, unexpected exceptions), by stage.",
+            ["stage"],
+            registry=registry,
+        )
+        self.reload_failures = Counter(
+            "wardwatch_rule_reload_failures",
+            "Rule reloads rejected (the last good set stays).",
+            registry=registry,
+        )
+        self.rules = Gauge("wardwatch_rules_loaded", "Rules in the set in use.", registry=registry)
+        self.alerts = Gauge(
+            "wardwatch_alerts", "Alert instances, by phase (pending, firing).", ["phase"], registry=registry
+        )
+
+
+class OpenIncidentsCollector(Collector):
+    """``wardwatch_incidents_open{severity,category}`` from the counts the runner last read (no I/O here)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[Severity, Category], int] = {}
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "wardwatch_incidents_open",
+            "Unresolved incidents, by severity and category.",
+            labels=["severity", "category"],
+        )
+        for severity in Severity:
+            for category in Category:
+                family.add_metric([severity.value, category.value], self.counts.get((severity, category), 0))
+        yield family
+
+
+class RuleRunner:
+    def __init__(
+        self,
+        *,
+        store: IncidentStore,
+        state: State,
+        clock: Clock,
+        rules_dir: Path | None,
+        registry: CollectorRegistry | None = None,
+        interval_seconds: float = 5.0,
+        flapping: FlappingPolicy = FlappingPolicy(),
+        options: EvaluationOptions | None = None,
+    ) -> None:
+        self.store, self.state, self.clock = store, state, clock
+        self.rules_dir = rules_dir
+        self.interval_seconds = interval_seconds
+        self.flapping = flapping
+        self.options = options or EvaluationOptions()
+        self.rules = RuleSet((), {}, ())
+        self.load_problems: list[str] = []
+        self.metrics = RunnerMetrics(registry)
+        self.open_incidents = OpenIncidentsCollector()
+        if registry is not None:
+            registry.register(self.open_incidents)
+        self._signature: tuple[tuple[str, float, int], ...] | None = None
+        self._states: dict[str, AlertState] = {}
+        self._incident_ids: dict[str, str] = {}  # fingerprint -> open incident id
+        self._history: dict[str, deque[float]] = {}  # fingerprint -> transition times
+        self._flapping: dict[str, float] = {}  # fingerprint -> last transition time
+        self._dirty: set[SourceRef] = set()
+        self._events: list[Event] = []
+        self._wake = asyncio.Event()
+        self._requested = 1  # the first full evaluation of ``run`` is asked for from the start
+        self._completed = 0
+        self._done = asyncio.Condition()
+
+    # ------------------------------------------------------------------------------------ rules
+
+    def reload(self, *, force: bool = False) -> bool:
+        """Load the rule files if they changed. A bad set is logged (file:line: field: message) and the
+        last good set stays. Returns True when a new set is in use."""
+        if self.rules_dir is None:
+            return False
+        try:
+            paths = rule_files(self.rules_dir) if self.rules_dir.is_dir() else []
+            signature = tuple((str(p), p.stat().st_mtime, p.stat().st_size) for p in paths)
+        except OSError as err:
+            log.error("cannot read the rules directory %s: %s", self.rules_dir, err.strerror)
+            return False
+        if signature == self._signature and not force:
+            return False
+        self._signature = signature
+        if not paths:
+            log.warning("no rule files in %s", self.rules_dir)
+        try:
+            rules = load_rules(paths)
+        except ConfigError as err:
+            self.load_problems = [str(p) for p in err.problems]
+            self.metrics.reload_failures.inc()
+            for problem in err.problems:
+                log.error("rules not reloaded, keeping the last good set: %s", problem)
+            return False
+        self.rules = rules
+        self.load_problems = []
+        self.metrics.rules.set(len(rules.rules))
+        log.info("loaded %d rules from %d files in %s", len(rules.rules), len(paths), self.rules_dir)
+        return True
+
+    def use_rules(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self.metrics.rules.set(len(rules.rules))
+
+    # ------------------------------------------------------------------------------- life cycle
+
+    async def start(self) -> None:
+        self.reload(force=True)
+        await self.recover()
+        await self.refresh_open_counts()
+
+    async def recover(self) -> None:
+        """Seed alert states from the store's open incidents of rules we still have."""
+        by_name = {r.name: r for r in self.rules.rules}
+        now = self.clock.time()
+        for inc in await self.store.list(status=OPEN_STATUSES, limit=1_000_000):
+            if inc.source not in (Source.RULE, Source.TRAP) or inc.rule not in by_name:
+                continue
+            self._incident_ids[inc.fingerprint] = inc.id
+            self._states[inc.fingerprint] = AlertState(
+                rule=inc.rule,
+                fingerprint=inc.fingerprint,
+                labels=dict(inc.labels),
+                phase=Phase.FIRING,
+                active_since=inc.opened_at.timestamp(),
+                value=inc.value,
+                source=_source_of(inc),
+                fired_at=inc.opened_at.timestamp(),
+                reported_value=inc.value,
+                reported_at=now,
+                last_event_at=inc.last_seen_at.timestamp(),
+            )
+            if inc.flapping:
+                self._flapping[inc.fingerprint] = now
+
+    def on_snapshot(self, source: SourceState, snapshot: Snapshot) -> None:
+        """``State`` listener: evaluate this source soon. Cheap, never raises."""
+        self._dirty.add((source.kind.value, source.name))
+        self._requested += 1
+        self._wake.set()
+
+    def on_event(self, event: Event) -> None:
+        self._events.append(event)
+        self._requested += 1
+        self._wake.set()
+
+    async def settle(self) -> None:
+        """Wait until everything asked for before this call has been evaluated and applied."""
+        target = self._requested
+        async with self._done:
+            await self._done.wait_for(lambda: self._completed >= target)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_full = loop.time()
+        while True:
+            timeout = max(0.0, next_full - loop.time())
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            generation = self._requested
+            full = loop.time() >= next_full
+            try:
+                if full:
+                    next_full = loop.time() + self.interval_seconds
+                    self.reload()
+                    await self.run_once(trigger="tick")
+                elif self._dirty or self._events:
+                    await self.run_once(
+                        sources=self._take_dirty(), trigger="event" if self._events else "report"
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.metrics.errors.labels("loop").inc()
+                log.exception("rule evaluation failed; trying again on the next tick")
+            async with self._done:
+                self._completed = max(self._completed, generation)
+                self._done.notify_all()
+
+    def _take_dirty(self) -> set[SourceRef]:
+        dirty, self._dirty = self._dirty, set()
+        return dirty
+
+    # ------------------------------------------------------------------------------- evaluation
+
+    async def run_once(
+        self,
+        *,
+        sources: Iterable[SourceRef] | None = None,
+        now: datetime | None = None,
+        trigger: str = "tick",
+    ) -> list[AlertTransition]:
+        """Evaluate (everything, or ``sources``) at ``now`` and apply the transitions."""
+        now = now or self.clock.now()
+        if sources is None:
+            self._dirty.clear()
+        events, self._events = self._events, []
+        previous = self._states
+        started = time.perf_counter()
+        transitions, self._states = evaluate(
+            self.rules.rules,
+            self.state,
+            now,
+            previous,
+            sources=sources,
+            events=events,
+            plans=self.rules.plans,
+            options=self.options,
+        )
+        self.metrics.duration.observe(time.perf_counter() - started)
+        self.metrics.evaluations.labels(trigger).inc()
+        await self._apply(transitions, previous, now)
+        if sources is None:
+            await self._settle_flapping(now)
+            await self.refresh_open_counts()
+        elif transitions:
+            await self.refresh_open_counts()
+        firing = sum(1 for s in self._states.values() if s.phase is Phase.FIRING)
+        self.metrics.alerts.labels("firing").set(firing)
+        self.metrics.alerts.labels("pending").set(len(self._states) - firing)
+        return transitions
+
+    async def refresh_open_counts(self) -> None:
+        try:
+            self.open_incidents.counts = await self.store.count_open_by()
+        except StoreError:
+            self.metrics.errors.labels("count").inc()
+            log.exception("cannot count open incidents")
+
+    @property
+    def alert_states(self) -> dict[str, AlertState]:
+        return dict(self._states)
+
+    # ------------------------------------------------------------------------------ applying
+
+    async def _apply(
+        self, transitions: Sequence[AlertTransition], previous: dict[str, AlertState], now: datetime
+    ) -> None:
+        # parents before children, so a child can attach to the incident its parent just opened
+        ordered = sorted(transitions, key=lambda tr: self._parent_of(tr) is not None)
+        for tr in ordered:
+            self.metrics.transitions.labels(tr.kind.value).inc()
+            try:
+                if tr.kind is TransitionKind.RESOLVED:
+                    await self._resolve(tr, now)
+                else:
+                    await self._fire(tr, now)
+            except StoreError:
+                self.metrics.errors.labels("store").inc()
+                log.exception("could not apply %s of %s; it will be tried again", tr.kind, tr.rule.name)
+                self._undo(tr, previous)
+
+    def _undo(self, tr: AlertTransition, previous: dict[str, AlertState]) -> None:
+        if tr.kind is TransitionKind.RESOLVED and tr.fingerprint in previous:
+            self._states[tr.fingerprint] = previous[tr.fingerprint]  # resolves again next time
+        elif tr.kind is TransitionKind.FIRING and tr.fingerprint in self._states:
+            st = self._states[tr.fingerprint]  # pending with its start kept: fires again next time
+            self._states[tr.fingerprint] = dataclasses.replace(st, phase=Phase.PENDING, fired_at=None)
+        elif tr.kind is TransitionKind.UPDATED and tr.fingerprint in self._states:
+            st = self._states[tr.fingerprint]
+            self._states[tr.fingerprint] = dataclasses.replace(st, reported_at=0.0)
+
+    async def _fire(self, tr: AlertTransition, now: datetime) -> None:
+        incident, created = await self.store.open_or_touch(tr.to_alert(), now)
+        self._incident_ids[tr.fingerprint] = incident.id
+        if tr.kind is not TransitionKind.FIRING:
+            return
+        flapping = self._count_transition(tr.fingerprint, now)
+        if not created:
+            if flapping and not incident.flapping:
+                await self._set_flapping(incident, True, now)
+            return
+        await note_maintenance(self.store, incident, tr.labels, now)
+        if tr.rule.is_reachability:
+            await self._attach_to_parent(tr, incident, now)
+            await self._adopt_children(tr, incident, now)
+
+    async def _resolve(self, tr: AlertTransition, now: datetime) -> None:
+        flapping = self._count_transition(tr.fingerprint, now)
+        if flapping or tr.fingerprint in self._flapping:
+            incident = await self._open_incident(tr.fingerprint)
+            if incident is not None and not incident.flapping:
+                await self._set_flapping(incident, True, now)
+            return  # stays open until quiet
+        await self.store.resolve_by_fingerprint(tr.fingerprint, now)
+        self._incident_ids.pop(tr.fingerprint, None)
+
+    def _count_transition(self, fp: str, now: datetime) -> bool:
+        """Record a transition; True when the alert is flapping."""
+        t = now.timestamp()
+        history = self._history.setdefault(fp, deque())
+        history.append(t)
+        while history and history[0] < t - self.flapping.window_seconds:
+            history.popleft()
+        if len(history) >= self.flapping.transitions:
+            self._flapping[fp] = t
+        elif fp in self._flapping:
+            self._flapping[fp] = t
+        return fp in self._flapping
+
+    async def _settle_flapping(self, now: datetime) -> None:
+        t = now.timestamp()
+        for fp, last in list(self._flapping.items()):
+            if t - last < self.flapping.quiet_seconds:
+                continue
+            try:
+                incident = await self._open_incident(fp)
+                if incident is not None:
+                    incident = await self._set_flapping(incident, False, now)
+                    st = self._states.get(fp)
+                    if st is None or st.phase is not Phase.FIRING:
+                        await self.store.resolve_by_fingerprint(fp, now)
+                        self._incident_ids.pop(fp, None)
+            except StoreError:
+                self.metrics.errors.labels("store").inc()
+                log.exception("could not end flapping of %s", fp)
+                continue
+            del self._flapping[fp]
+            self._history.pop(fp, None)
+
+    async def _set_flapping(self, incident: Incident, flapping: bool, now: datetime) -> Incident:
+        for _ in range(3):
+            try:
+                return await self.store.apply(incident.id, incident.version, [SetFlapping(flapping)], now=now)
+            except VersionConflict:
+                incident = await self.store.get(incident.id)
+        raise StoreError(f"could not mark {incident.number} flapping: too much contention")
+
+    # ----------------------------------------------------------------------------- dependencies
+
+    def _parent_of(self, tr: AlertTransition) -> str | None:
+        if not tr.rule.is_reachability or tr.source is None:
+            return None
+        src = self.state.get(SourceKind(tr.source[0]), tr.source[1])
+        return src.parent if src is not None else None
+
+    def _reachability_firing(self, source_name: str) -> Iterable[AlertState]:
+        names = {r.name for r in self.rules.rules if r.is_reachability}
+        for st in self._states.values():
+            if st.rule in names and st.phase is Phase.FIRING and st.source and st.source[1] == source_name:
+                yield st
+
+    async def _attach_to_parent(self, tr: AlertTransition, incident: Incident, now: datetime) -> None:
+        parent = self._parent_of(tr)
+        if parent is None:
+            return
+        for st in self._reachability_firing(parent):
+            parent_incident = await self._open_incident(st.fingerprint)
+            if parent_incident is not None and parent_incident.id != incident.id:
+                await self.store.apply(
+                    incident.id, incident.version, [AttachToParent(parent_incident.id)], now=now
+                )
+                return
+
+    async def _adopt_children(self, tr: AlertTransition, incident: Incident, now: datetime) -> None:
+        assert tr.source is not None
+        children = {src.name for src in self.state.sources() if src.parent == tr.source[1]}
+        for child in children:
+            for st in self._reachability_firing(child):
+                child_incident = await self._open_incident(st.fingerprint)
+                if child_incident is not None and child_incident.parent_id is None:
+                    await self.store.apply(
+                        child_incident.id,
+                        child_incident.version,
+                        [AttachToParent(incident.id)],
+                        now=now,
+                    )
+
+    async def _open_incident(self, fp: str) -> Incident | None:
+        inc = await find_open_incident(self.store, fp, known_id=self._incident_ids.get(fp))
+        if inc is not None:
+            self._incident_ids[fp] = inc.id
+        return inc
+
+
+def _source_of(inc: Incident) -> SourceRef | None:
+    if "host" in inc.labels:
+        return (SourceKind.AGENT.value, inc.labels["host"])
+    if "device" in inc.labels:
+        return (SourceKind.SNMP.value, inc.labels["device"])
+    return None

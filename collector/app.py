@@ -27,6 +27,7 @@ COMPONENTS: tuple[str, ...] = (
     "collector.ingest",  # POST /api/v1/reports
     "collector.exposition",  # GET /metrics
     "collector.health",  # GET /healthz, /readyz
+    "alerting.component",  # rules, incident store, intake (POST /api/v1/alerts/alertmanager, ...)
 )
 
 

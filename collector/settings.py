@@ -54,6 +54,30 @@ class StateSettings(_Section):
     stale_after_intervals: Annotated[float, Field(gt=1)] = 3.0
 
 
+class IntakeToken(_Section):
+    """A system allowed to open incidents through the intake API (Alertmanager, a script, the HIS team);
+    the token is stored only as its SHA-256 (hex)."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    token_sha256: Sha256Hex
+
+
+class AlertingSettings(_Section):
+    """Rules, their evaluation, the incident store and the intake API (alerting.component)."""
+
+    enabled: bool = True
+    rules_dir: Path | None = Path("deploy/rules")  # every *.yaml in it; None = no rules
+    evaluation_interval_seconds: Annotated[float, Field(gt=0)] = 5.0
+    # "postgresql://..." or a SQLite file path; None = wardwatch.db in data_dir
+    store: SecretStr | None = None
+    intake_tokens: list[IntakeToken] = []
+    # an alert that fires/resolves this often within the window is flapping: its incident stays open
+    flapping_transitions: Annotated[int, Field(ge=2)] = 4
+    flapping_window_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    flapping_quiet_seconds: Annotated[float, Field(gt=0)] = 900.0
+    value_update_interval_seconds: Annotated[float, Field(ge=0)] = 300.0
+
+
 class CollectorSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WARDWATCH_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -64,6 +88,7 @@ class CollectorSettings(BaseSettings):
     http: HttpSettings = HttpSettings()
     state: StateSettings = StateSettings()
     agents: list[AgentCredential] = []
+    alerting: AlertingSettings = AlertingSettings()
     # Development only: accept any agent without a token. Never in production.
     allow_unauthenticated_agents: bool = False
     # A single shared admin/API token for operator endpoints (hashed); issue 4 replaces this with roles.

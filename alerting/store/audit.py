@@ -7,24 +7,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from alerting.model import (
-    AuditCheck,
-    AuditEntry,
-)
+from alerting.model import AuditCheck, AuditEntry
 from alerting.store.engine import Engine, Tx, decode_json, decode_time
 from alerting.store.rows import audit_entry_from_row
-from alerting.store.transitions import (
-    GENESIS_HASH,
-    audit_hash,
-    canonical_json,
-    require_utc,
-)
+from alerting.store.transitions import GENESIS_HASH, audit_hash, canonical_json, require_utc
 
 
 class AuditMixin:
     _engine: Engine
-
-    # ------------------------------------------------------------------ audit log
 
     async def append_audit(
         self, *, actor: str, action: str, target: str, details: Mapping[str, Any], now: datetime

@@ -8,25 +8,16 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from alerting.model import (
-    MaintenanceWindow,
-    Matcher,
-)
+from alerting.model import MaintenanceWindow, Matcher
 from alerting.store.audit import AuditMixin
 from alerting.store.engine import Engine, Row, Tx
-from alerting.store.errors import (
-    MaintenanceWindowNotFound,
-)
+from alerting.store.errors import MaintenanceWindowNotFound
 from alerting.store.rows import window_from_row
-from alerting.store.transitions import (
-    require_utc,
-)
+from alerting.store.transitions import require_utc
 
 
 class MaintenanceMixin(AuditMixin):
     _engine: Engine
-
-    # ------------------------------------------------------------------ maintenance windows
 
     async def add_maintenance(
         self,

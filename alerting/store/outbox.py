@@ -7,28 +7,16 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerting.model import (
-    OutboxItem,
-    OutboxStatus,
-    TimelineKind,
-)
+from alerting.model import OutboxItem, OutboxStatus, TimelineKind
 from alerting.store.engine import Engine, Row, Tx
-from alerting.store.errors import (
-    ClaimLost,
-    OutboxItemNotFound,
-)
+from alerting.store.errors import ClaimLost, OutboxItemNotFound
 from alerting.store.rows import outbox_item_from_row, plain
 from alerting.store.timeline import append_timeline
-from alerting.store.transitions import (
-    NewEntry,
-    require_utc,
-)
+from alerting.store.transitions import NewEntry, require_utc
 
 
 class OutboxMixin:
     _engine: Engine
-
-    # ------------------------------------------------------------------ outbox
 
     async def enqueue_notification(
         self,

@@ -18,9 +18,7 @@ from alerting.model import (
     Status,
 )
 from alerting.store.engine import Row, decode_json, decode_time, decode_time_or_none
-from alerting.store.transitions import (
-    canonical_json,
-)
+from alerting.store.transitions import canonical_json
 
 
 def plain(value: Mapping[str, Any]) -> dict[str, Any]:

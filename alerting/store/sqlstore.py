@@ -37,22 +37,12 @@ from alerting.model import (
     TimelineKind,
 )
 from alerting.store.engine import Engine, Tx, decode_json, decode_time
-from alerting.store.errors import (
-    IncidentNotFound,
-    StoreError,
-    VersionConflict,
-)
+from alerting.store.errors import IncidentNotFound, StoreError, VersionConflict
 from alerting.store.maintenance import MaintenanceMixin
 from alerting.store.outbox import OutboxMixin
 from alerting.store.rows import incident_from_row as _incident
 from alerting.store.timeline import append_timeline
-from alerting.store.transitions import (
-    AUDITED_KINDS,
-    NewEntry,
-    apply_actions,
-    incident_number,
-    require_utc,
-)
+from alerting.store.transitions import AUDITED_KINDS, NewEntry, apply_actions, incident_number, require_utc
 
 _INSERT_ATTEMPTS = 5
 

@@ -5,14 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from alerting.model import (
-    TimelineEntry,
-)
+from alerting.model import TimelineEntry
 from alerting.store.engine import Tx
 from alerting.store.rows import plain
-from alerting.store.transitions import (
-    NewEntry,
-)
+from alerting.store.transitions import NewEntry
 
 
 async def append_timeline(

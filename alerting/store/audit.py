@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -60,7 +59,7 @@ class AuditMixin:
             hash=digest,
         )
 
-    async def audit_log(self, *, limit: int = 100, after_seq: int = 0) -> builtins.list[AuditEntry]:
+    async def audit_log(self, *, limit: int = 100, after_seq: int = 0) -> list[AuditEntry]:
         async with self._engine.read() as tx:
             rows = await tx.fetch(
                 "SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2", after_seq, limit

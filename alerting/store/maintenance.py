@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
@@ -77,9 +76,7 @@ class MaintenanceMixin(AuditMixin):
             )
         return window
 
-    async def list_maintenance(
-        self, *, active_at: datetime | None = None
-    ) -> builtins.list[MaintenanceWindow]:
+    async def list_maintenance(self, *, active_at: datetime | None = None) -> list[MaintenanceWindow]:
         async with self._engine.read() as tx:
             if active_at is None:
                 rows = await tx.fetch("SELECT * FROM maintenance_windows ORDER BY starts_at, id")
@@ -87,7 +84,7 @@ class MaintenanceMixin(AuditMixin):
                 rows = await self._active_rows(tx, require_utc(active_at, "active_at"))
         return [window_from_row(r) for r in rows]
 
-    async def _active_rows(self, tx: Tx, now: datetime) -> builtins.list[Row]:
+    async def _active_rows(self, tx: Tx, now: datetime) -> list[Row]:
         return await tx.fetch(
             "SELECT * FROM maintenance_windows WHERE starts_at <= $1 AND ends_at > $1 "
             "AND (ended_at IS NULL OR ended_at > $1) ORDER BY starts_at, id",
@@ -117,9 +114,7 @@ class MaintenanceMixin(AuditMixin):
             )
         return window
 
-    async def active_maintenance(
-        self, labels: Mapping[str, str], now: datetime
-    ) -> builtins.list[MaintenanceWindow]:
+    async def active_maintenance(self, labels: Mapping[str, str], now: datetime) -> list[MaintenanceWindow]:
         now = require_utc(now)
         async with self._engine.read() as tx:
             rows = await self._active_rows(tx, now)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,7 +49,7 @@ class OutboxMixin:
 
     async def claim_due(
         self, worker: str, *, now: datetime, limit: int = 10, lease_seconds: float = 60.0
-    ) -> builtins.list[OutboxItem]:
+    ) -> list[OutboxItem]:
         now = require_utc(now)
         claimable = (
             "((status = 'pending' AND due_at <= $1) OR (status = 'claimed' AND claim_expires_at <= $1))"
@@ -136,9 +135,9 @@ class OutboxMixin:
 
     async def outbox(
         self, *, status: OutboxStatus | None = None, incident_id: str | None = None, limit: int = 100
-    ) -> builtins.list[OutboxItem]:
-        where: builtins.list[str] = []
-        args: builtins.list[Any] = []
+    ) -> list[OutboxItem]:
+        where: list[str] = []
+        args: list[Any] = []
         for column, wanted in (("status", status.value if status else None), ("incident_id", incident_id)):
             if wanted is not None:
                 args.append(wanted)

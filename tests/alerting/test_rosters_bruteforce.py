@@ -4,6 +4,7 @@ hypothesis: the gaps are exactly the instants with nobody on duty."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerting.roster_config import RosterConfig, Swap
-from alerting.rosters import Roster, find_gaps, on_duty, turn_end, turn_start
+from alerting.rosters import Roster, find_gaps, load_roster, on_duty, turn_end, turn_start
 
 START = date(2026, 3, 2)  # a Monday
 
@@ -162,3 +163,35 @@ def test_a_swap_never_changes_how_many_are_on_duty(
             assert [p.id for p in after] == [who]
         else:
             assert after == before
+
+
+def test_the_example_roster_through_the_2027_spring_festival_every_ten_minutes() -> None:
+    """systems/primary of rosters/example-hospital.yaml, 25 Jan - 25 Feb 2027, against a hand-written model:
+    day/night shifts, except on the days off 5-10 February 2027 (the `holidays` package's CN dates), which are
+    24 h shifts from 08:00."""
+    roster = load_roster(Path(__file__).resolve().parents[2] / "rosters" / "example-hospital.yaml")
+    zone = roster.tz
+    start = date(2026, 1, 5)
+    days_off = {date(2027, 2, d) for d in range(5, 11)}
+    day_members = ["zhang-wei", "li-na", "wang-fang"]
+    night_members = ["liu-yang", "chen-jie", "yang-lei"]
+    holiday_members = ["zhang-wei", "liu-yang", "li-na", "chen-jie", "wang-fang", "yang-lei"]
+
+    def want(t: datetime) -> str:
+        local = t.astimezone(zone)
+        d, hm = local.date(), local.time()
+        shift_day = d if hm >= time(8) else d - timedelta(days=1)
+        if shift_day in days_off:
+            return holiday_members[(shift_day - start).days % 6]
+        if time(8) <= hm < time(20):
+            return day_members[(d - start).days % 3]
+        return night_members[(shift_day - start).days % 3]
+
+    t = datetime(2027, 1, 25, tzinfo=zone)
+    holiday_minutes = 0
+    while t < datetime(2027, 2, 25, tzinfo=zone):
+        expected = want(t)
+        assert [p.id for p in on_duty(roster, "systems", "primary", t)] == [expected], t
+        holiday_minutes += (t.astimezone(zone) - timedelta(hours=8)).date() in days_off
+        t += timedelta(minutes=10)
+    assert holiday_minutes == 6 * 24 * 6  # six 24 h holiday shifts, sampled every ten minutes

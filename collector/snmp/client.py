@@ -1,0 +1,334 @@
+"""A thin SNMP client over pysnmp's asyncio engine: GET, GETBULK/GETNEXT column walks, numeric OIDs.
+
+It talks to pysnmp's command generators directly with raw varbinds, skipping the high-level API's
+MIB resolution (``make_varbinds``/``unmake_varbinds``): we poll numeric OIDs only, and that layer was
+the first hot spot when profiling (see docs/benchmarks.md).
+
+pysnmp reports failures as values (``errorIndication``, ``errorStatus``); ``_raise_for`` turns them
+into the exceptions of this module, in one place. Error messages name the target, never a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyasn1.type import univ
+from pysnmp.entity.rfc3413 import cmdgen
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    usmAesCfb128Protocol,
+    usmAesCfb192Protocol,
+    usmAesCfb256Protocol,
+    usmHMAC128SHA224AuthProtocol,
+    usmHMAC192SHA256AuthProtocol,
+    usmHMAC256SHA384AuthProtocol,
+    usmHMAC384SHA512AuthProtocol,
+    usmHMACSHAAuthProtocol,
+    usmNoAuthProtocol,
+    usmNoPrivProtocol,
+)
+from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
+from pysnmp.proto import errind, rfc1902, rfc1905
+
+from collector.snmp.inventory import AuthProtocol, Device, PrivProtocol, SecurityLevel
+
+Value = int | str
+
+_AUTH = {
+    AuthProtocol.SHA: usmHMACSHAAuthProtocol,
+    AuthProtocol.SHA224: usmHMAC128SHA224AuthProtocol,
+    AuthProtocol.SHA256: usmHMAC192SHA256AuthProtocol,
+    AuthProtocol.SHA384: usmHMAC256SHA384AuthProtocol,
+    AuthProtocol.SHA512: usmHMAC384SHA512AuthProtocol,
+}
+_PRIV = {
+    PrivProtocol.AES128: usmAesCfb128Protocol,
+    PrivProtocol.AES192: usmAesCfb192Protocol,
+    PrivProtocol.AES256: usmAesCfb256Protocol,
+}
+
+
+class SnmpError(Exception):
+    """Base of SNMP failures; ``kind`` is the short label used in metrics and status."""
+
+    kind = "error"
+
+
+class SnmpTimeout(SnmpError):
+    kind = "timeout"  # no answer; for v2c this is also what a wrong community looks like
+
+
+class SnmpUnreachable(SnmpError):
+    kind = "unreachable"  # ICMP port/host unreachable: nothing listens there
+
+
+class SnmpAuthError(SnmpError):
+    kind = "auth_failure"  # v3: wrong authentication password (usmStatsWrongDigests)
+
+
+class SnmpUnknownUser(SnmpError):
+    kind = "unknown_user"  # v3: usmStatsUnknownUserNames
+
+
+class SnmpNoSuchName(SnmpError):
+    kind = "no_such_name"  # nothing the profile asks for exists on the device
+
+
+class SnmpErrorStatus(SnmpError):
+    kind = "error_status"  # the agent answered with an error-status (genErr, tooBig, ...)
+
+
+class SnmpProtocolError(SnmpError):
+    kind = "protocol_error"  # other engine-level failures (decryption, time window, ...)
+
+
+_INDICATION_ERRORS: dict[type, tuple[type[SnmpError], str]] = {
+    errind.RequestTimedOut: (SnmpTimeout, "no response"),
+    errind.WrongDigest: (SnmpAuthError, "authentication failed (wrong v3 auth password or protocol)"),
+    errind.AuthenticationFailure: (SnmpAuthError, "authentication failed"),
+    errind.UnknownUserName: (SnmpUnknownUser, "unknown v3 user"),
+    errind.UnknownSecurityName: (SnmpUnknownUser, "unknown security name"),
+    errind.DecryptionError: (SnmpAuthError, "decryption failed (wrong v3 privacy password or protocol)"),
+    errind.UnsupportedSecurityLevel: (SnmpAuthError, "security level not supported for this user"),
+    errind.NotInTimeWindow: (SnmpProtocolError, "not in time window"),
+    errind.UnknownEngineID: (SnmpProtocolError, "unknown engine ID"),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how to reach one device. ``auth`` holds secrets: never format it into text."""
+
+    name: str
+    host: str
+    port: int
+    auth: CommunityData | UsmUserData
+    timeout_seconds: float = 2.0
+    retries: int = 1
+    use_getbulk: bool = True
+    max_repetitions: int = 25
+
+    def __repr__(self) -> str:  # keep credentials out of logs and tracebacks
+        return f"Target({self.name!r}, {self.host}:{self.port})"
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def auth_for(device: Device) -> CommunityData | UsmUserData:
+    if device.version == "2c":
+        assert device.community is not None
+        return CommunityData(device.community.get_secret_value(), mpModel=1)
+    v3 = device.v3
+    assert v3 is not None
+    auth_key = v3.auth_password.get_secret_value() if v3.auth_password else None
+    priv_key = v3.priv_password.get_secret_value() if v3.priv_password else None
+    if v3.security_level is SecurityLevel.NO_AUTH_NO_PRIV:
+        return UsmUserData(v3.user, authProtocol=usmNoAuthProtocol, privProtocol=usmNoPrivProtocol)
+    if v3.security_level is SecurityLevel.AUTH_NO_PRIV:
+        return UsmUserData(
+            v3.user, auth_key, authProtocol=_AUTH[v3.auth_protocol], privProtocol=usmNoPrivProtocol
+        )
+    return UsmUserData(
+        v3.user,
+        auth_key,
+        priv_key,
+        authProtocol=_AUTH[v3.auth_protocol],
+        privProtocol=_PRIV[v3.priv_protocol],
+    )
+
+
+def to_value(value: Any) -> Value | None:
+    """A pysnmp value as int or text; None for noSuchObject/noSuchInstance/endOfMibView/NULL."""
+    if isinstance(value, univ.Null):  # also noSuchObject, noSuchInstance, endOfMibView
+        return None
+    if isinstance(value, univ.Integer):  # Integer32, Counter32/64, Gauge32, TimeTicks, Unsigned32
+        return int(value)
+    if isinstance(value, rfc1902.IpAddress):
+        return value.prettyPrint()
+    if isinstance(value, univ.OctetString):
+        raw = bytes(value)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return "0x" + raw.hex()
+        if text.isprintable() or not text:
+            return text
+        stripped = text.rstrip("\x00")
+        return stripped if stripped.isprintable() else "0x" + raw.hex()
+    if isinstance(value, univ.ObjectIdentifier):
+        return str(value)
+    return None
+
+
+class SnmpClient:
+    """One per process: wraps the ``SnmpEngine`` (made in the component's cleanup context)."""
+
+    def __init__(self, engine: SnmpEngine | None = None) -> None:
+        self.engine = engine or SnmpEngine()
+        self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
+
+    def close(self) -> None:
+        self.engine.close_dispatcher()
+
+    async def _transport(self, target: Target) -> UdpTransportTarget:
+        key = (target.host, target.port, target.timeout_seconds, target.retries)
+        transport = self._transports.get(key)
+        if transport is None:
+            transport = await UdpTransportTarget.create(
+                (target.host, target.port), timeout=target.timeout_seconds, retries=target.retries
+            )
+            self._transports[key] = transport
+        return transport
+
+    async def _request(
+        self, target: Target, kind: str, varbinds: list[tuple[univ.ObjectIdentifier, Any]]
+    ) -> list[tuple[Any, Any]]:
+        transport = await self._transport(target)
+        addr_name, _ = LCD.configure(self.engine, target.auth, transport, b"")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[Any, Any, Any, Any]] = loop.create_future()
+
+        def callback(
+            engine: Any, handle: Any, indication: Any, status: Any, index: Any, vbs: Any, ctx: Any
+        ) -> None:
+            if not future.done():
+                future.set_result((indication, status, index, vbs))
+
+        if kind == "get":
+            cmdgen.GetCommandGenerator().send_varbinds(self.engine, addr_name, None, b"", varbinds, callback)
+        elif kind == "next":
+            cmdgen.NextCommandGenerator().send_varbinds(self.engine, addr_name, None, b"", varbinds, callback)
+        else:
+            cmdgen.BulkCommandGenerator().send_varbinds(
+                self.engine, addr_name, None, b"", 0, target.max_repetitions, varbinds, callback
+            )
+        # pysnmp enforces timeout × retries itself; this outer bound is a safety net only.
+        deadline = target.timeout_seconds * (target.retries + 1) + 5
+        try:
+            indication, status, index, vbs = await asyncio.wait_for(future, deadline)
+        except TimeoutError:
+            raise SnmpTimeout(f"{target.name} ({target.where}): no response within {deadline:.0f}s") from None
+        if indication:
+            await self._raise_for_indication(target, indication)
+        if status and int(status) != 0:
+            name = status.prettyPrint() if hasattr(status, "prettyPrint") else str(status)
+            if name == "noSuchName":
+                raise SnmpNoSuchName(f"{target.name} ({target.where}): noSuchName at varbind {int(index)}")
+            raise SnmpErrorStatus(
+                f"{target.name} ({target.where}): agent answered {name} at varbind {int(index)}"
+            )
+        return list(vbs)
+
+    async def _raise_for_indication(self, target: Target, indication: Any) -> None:
+        for cls, (error, text) in _INDICATION_ERRORS.items():
+            if isinstance(indication, cls):
+                if error is SnmpTimeout and await port_unreachable(target.host, target.port):
+                    raise SnmpUnreachable(
+                        f"{target.name} ({target.where}): port unreachable (nothing listens there)"
+                    )
+                if error is SnmpTimeout:
+                    hint = (
+                        " (for v2c a wrong community looks the same)"
+                        if isinstance(target.auth, CommunityData)
+                        else ""
+                    )
+                    text = (
+                        f"no response after {target.retries + 1} tries of {target.timeout_seconds:g}s{hint}"
+                    )
+                raise error(f"{target.name} ({target.where}): {text}")
+        raise SnmpProtocolError(f"{target.name} ({target.where}): {type(indication).__name__}")
+
+    async def get(self, target: Target, oids: Sequence[str]) -> dict[str, Value]:
+        """One GET for all ``oids``; missing ones (noSuchObject/Instance) are left out."""
+        out: dict[str, Value] = {}
+        if not oids:
+            return out
+        vbs = await self._request(target, "get", [(univ.ObjectIdentifier(o), univ.Null("")) for o in oids])
+        for oid, value in vbs:
+            v = to_value(value)
+            if v is not None:
+                out[str(oid)] = v
+        return out
+
+    async def walk(
+        self, target: Target, columns: Iterable[str], *, max_requests: int = 10_000
+    ) -> dict[str, dict[str, Value]]:
+        """Walk table columns together, by GETBULK (or GETNEXT when ``use_getbulk`` is off).
+
+        Returns ``{column OID: {row index: value}}``. A column ends when the agent answers outside
+        it, with endOfMibView, or with an OID that does not increase (a broken agent).
+        """
+        prefixes = {c: tuple(int(x) for x in c.split(".")) for c in columns}
+        result: dict[str, dict[str, Value]] = {c: {} for c in prefixes}
+        cursor: dict[str, tuple[int, ...]] = dict(prefixes)
+        active = list(prefixes)
+        requests = 0
+        while active and requests < max_requests:
+            requests += 1
+            kind = "bulk" if target.use_getbulk else "next"
+            vbs = await self._request(
+                target, kind, [(univ.ObjectIdentifier(cursor[c]), univ.Null("")) for c in active]
+            )
+            width = len(active)
+            finished: set[str] = set()
+            for i, (oid, value) in enumerate(vbs):
+                column = active[i % width]
+                if column in finished:
+                    continue
+                prefix = prefixes[column]
+                oid_t = tuple(oid)
+                if (
+                    isinstance(value, rfc1905.EndOfMibView)
+                    or oid_t[: len(prefix)] != prefix
+                    or oid_t <= cursor[column]
+                ):
+                    finished.add(column)
+                    continue
+                cursor[column] = oid_t
+                v = to_value(value)
+                if v is not None:
+                    result[column][".".join(map(str, oid_t[len(prefix) :]))] = v
+            if not vbs:
+                break
+            active = [c for c in active if c not in finished]
+        return result
+
+
+async def port_unreachable(host: str, port: int, *, wait_seconds: float = 0.3) -> bool:
+    """Tell "nothing listens there" from "no answer": a connected UDP socket receives the ICMP
+    port-unreachable as ConnectionRefusedError. Sends one empty BER SEQUENCE (an agent drops it as
+    unparsable; asyncio will not send a zero-length datagram)."""
+    loop = asyncio.get_running_loop()
+    refused = loop.create_future()
+
+    class Probe(asyncio.DatagramProtocol):
+        def error_received(self, exc: Exception) -> None:
+            if not refused.done():
+                refused.set_result(isinstance(exc, ConnectionRefusedError | OSError))
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if not refused.done():
+                refused.set_result(False)
+
+    try:
+        transport, _ = await loop.create_datagram_endpoint(
+            Probe, remote_addr=(host, port), family=socket.AF_INET
+        )
+    except OSError:
+        return True
+    try:
+        transport.sendto(b"\x30\x00")
+        return await asyncio.wait_for(refused, wait_seconds)
+    except TimeoutError:
+        return False
+    finally:
+        transport.close()

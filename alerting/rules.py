@@ -187,8 +187,8 @@ def evaluate(
         for st in prev:
             obs = observed.pop(st.fingerprint, None)
             if obs is None:
-                if st.source is not None and st.source not in in_scope and _kept(st, scope, state):
-                    continue  # out of this call's scope, or stale: unchanged
+                if st.source is not None and st.source not in in_scope:
+                    continue  # out of this call's scope, stale, or unknown (after a restart): unchanged
                 emit.gone(st)
             else:
                 emit.step(st, obs)
@@ -196,14 +196,6 @@ def evaluate(
             if obs.trigger:
                 emit.start(fp, obs)
     return transitions, new_states
-
-
-def _kept(st: AlertState, scope: set[SourceRef] | None, state: State) -> bool:
-    """True when a state's source was not looked at in this call (out of scope, or stale) and still exists."""
-    assert st.source is not None
-    if state.get(SourceKind(st.source[0]), st.source[1]) is None:
-        return False  # the source was removed: its alerts resolve
-    return True
 
 
 class _Emitter:

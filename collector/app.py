@@ -27,6 +27,7 @@ COMPONENTS: tuple[str, ...] = (
     "collector.ingest",  # POST /api/v1/reports
     "collector.exposition",  # GET /metrics
     "collector.health",  # GET /healthz, /readyz
+    "collector.snmp.component",  # SNMP poller, scheduler and trap receiver (settings.snmp)
     "alerting.component",  # rules, incident store, intake (POST /api/v1/alerts/alertmanager, ...)
 )
 

@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("collector.commands", "alerting.roster_cli")
+COMMAND_MODULES: tuple[str, ...] = ("collector.commands", "alerting.roster_cli", "collector.snmp.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

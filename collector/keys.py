@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from alerting.clock import Clock
 from collector.catalog import MetricCatalog
+from collector.events import EventBus
 from collector.settings import CollectorSettings
 from collector.state import State
 
@@ -15,3 +16,4 @@ CLOCK = web.AppKey("clock", Clock)
 STATE = web.AppKey("state", State)
 CATALOG = web.AppKey("catalog", MetricCatalog)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
+EVENTS = web.AppKey("events", EventBus)  # traps and other events; the alerting side subscribes

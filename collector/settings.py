@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints,
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.settings_file import load_settings
+from collector.snmp.settings import SnmpSettings
 
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
@@ -87,6 +88,7 @@ class CollectorSettings(BaseSettings):
     log_level: str = "INFO"
     http: HttpSettings = HttpSettings()
     state: StateSettings = StateSettings()
+    snmp: SnmpSettings = SnmpSettings()
     agents: list[AgentCredential] = []
     alerting: AlertingSettings = AlertingSettings()
     # Development only: accept any agent without a token. Never in production.

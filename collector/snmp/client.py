@@ -126,7 +126,7 @@ class Target:
 def auth_for(device: Device) -> CommunityData | UsmUserData:
     if device.version == "2c":
         assert device.community is not None
-        return CommunityData(device.community.get_secret_value(), mpModel=1)
+        return CommunityData(device.community.get_secret_value(), mpModel=1)  # noqa: S508 -- v2c is what most hospital gear speaks
     v3 = device.v3
     assert v3 is not None
     auth_key = v3.auth_password.get_secret_value() if v3.auth_password else None

@@ -28,6 +28,7 @@ from pyasn1.type import univ
 from pysnmp.carrier.asyncio.dgram import udp
 from pysnmp.entity import config, engine
 from pysnmp.entity.rfc3413 import ntfrcv
+from pysnmp.smi.error import SmiError
 
 from alerting.clock import Clock
 from collector.events import Event, EventBus, Severity
@@ -244,7 +245,7 @@ class TrapReceiver:
             try:
                 (counter,) = builder.import_symbols(module, symbol)
                 out[reason] = int(counter.syntax)
-            except Exception:  # a counter this pysnmp version lacks
+            except SmiError:  # a counter this pysnmp version lacks
                 continue
         return out
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from agent import __version__
+from agent.probes.blocking import BlockingCalls
 from agent.probes.disks import sample_disks
 from agent.probes.files import check_files
 from agent.probes.filesystems import sample_filesystems
@@ -37,6 +38,7 @@ class ReportBuilder:
         self._agent = AgentInfo(
             host=settings.host, version=__version__, labels=settings.labels.as_dict(), parent=settings.parent
         )
+        self._calls = BlockingCalls()
         self._system = SystemProbe()
         self._processes = ProcessProbe(settings.checks.processes)
         self._http: HttpProber | None = None
@@ -57,11 +59,13 @@ class ReportBuilder:
         timeout = self._settings.timeouts.check_seconds
         system = self._system.sample()  # never optional: if this fails, the cycle fails
         filesystems, processes, ports, http, files = await asyncio.gather(
-            _guard("filesystems", sample_filesystems(timeout), []),
-            _guard("processes", asyncio.wait_for(asyncio.to_thread(self._processes.sample), timeout), []),
+            _guard("filesystems", sample_filesystems(timeout, self._calls), []),
+            _guard("processes", self._calls.run("processes", timeout, self._processes.sample), []),
             asyncio.gather(*(check_port(c, timeout_seconds=timeout) for c in checks.ports)),
             _guard("http", self._http.check_all(), []) if self._http else _none(),
-            asyncio.gather(*(check_files(c, timeout_seconds=timeout) for c in checks.files)),
+            asyncio.gather(
+                *(check_files(c, timeout_seconds=timeout, calls=self._calls) for c in checks.files)
+            ),
         )
         return Report(
             schema_version=SCHEMA_VERSION,

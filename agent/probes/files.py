@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import glob
 import os
 
+from agent.probes.blocking import BlockingCalls, StillRunning
 from agent.settings import FileCheckConfig
 from agent.wire import FileCheck
 
@@ -31,10 +31,17 @@ def _scan(check: FileCheckConfig) -> FileCheck:
     )
 
 
-async def check_files(check: FileCheckConfig, *, timeout_seconds: float) -> FileCheck:
+async def check_files(
+    check: FileCheckConfig, *, timeout_seconds: float, calls: BlockingCalls | None = None
+) -> FileCheck:
     """The glob runs in a thread: a big backup folder or a slow NAS must not stall the loop."""
+    calls = calls or BlockingCalls()
     try:
-        return await asyncio.wait_for(asyncio.to_thread(_scan, check), timeout_seconds)
+        return await calls.run(f"files:{check.name}", timeout_seconds, _scan, check)
+    except StillRunning:
+        return FileCheck(
+            name=check.name, pattern=check.glob, files=0, error="the previous scan has not finished yet"
+        )
     except TimeoutError:
         return FileCheck(
             name=check.name, pattern=check.glob, files=0, error=f"timed out after {timeout_seconds:g} s"

@@ -8,6 +8,7 @@ import os
 
 import psutil
 
+from agent.probes.blocking import BlockingCalls, StillRunning
 from agent.wire import FilesystemSample
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,18 @@ def _measure(mountpoint: str, device: str, fstype: str) -> tuple[tuple[int, int]
     return (os.stat(mountpoint).st_dev, st.f_blocks), sample
 
 
-async def sample_filesystems(timeout_seconds: float) -> list[FilesystemSample]:
+async def sample_filesystems(
+    timeout_seconds: float, calls: BlockingCalls | None = None
+) -> list[FilesystemSample]:
     """statvfs runs in a thread: a hung network mount costs one thread, not the cycle."""
+    calls = calls or BlockingCalls()
     parts = [p for p in psutil.disk_partitions(all=False) if _usable(p)]
-    jobs = [asyncio.to_thread(_measure, p.mountpoint, p.device, p.fstype) for p in parts]
     results = await asyncio.gather(
-        *(asyncio.wait_for(job, timeout_seconds) for job in jobs), return_exceptions=True
+        *(
+            calls.run(f"statvfs:{p.mountpoint}", timeout_seconds, _measure, p.mountpoint, p.device, p.fstype)
+            for p in parts
+        ),
+        return_exceptions=True,
     )
     seen: set[tuple[int, int]] = set()
     samples = []
@@ -61,7 +68,12 @@ async def sample_filesystems(timeout_seconds: float) -> list[FilesystemSample]:
         if isinstance(result, BaseException):
             if isinstance(result, asyncio.CancelledError):
                 raise result
-            log.warning("filesystem %s skipped: %s", part.mountpoint, type(result).__name__ + f": {result}")
+            if isinstance(result, StillRunning):
+                log.debug("filesystem %s skipped: %s", part.mountpoint, result)
+            elif isinstance(result, TimeoutError):
+                log.warning("filesystem %s skipped: statvfs took over %g s", part.mountpoint, timeout_seconds)
+            else:
+                log.warning("filesystem %s skipped: %s: %s", part.mountpoint, type(result).__name__, result)
             continue
         key, sample = result
         if key in seen:

@@ -3,6 +3,9 @@
 import asyncio
 import os
 import ssl
+import subprocess
+import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,11 +14,14 @@ import pytest
 import trustme
 from aiohttp import web
 
+from agent.probes.blocking import BlockingCalls, StillRunning
 from agent.probes.files import check_files
 from agent.probes.http import HttpProber
 from agent.probes.ports import check_port
 from agent.settings import FileCheckConfig, HttpCheckConfig, PortCheckConfig
 from tests.agent.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_port_check_open_and_closed() -> None:
@@ -133,3 +139,43 @@ async def test_file_check_with_no_match_reports_zero_files(tmp_path: Path) -> No
         FileCheckConfig(name="b", glob=str(tmp_path / "none-*.dump")), timeout_seconds=5
     )
     assert result.files == 0 and result.newest_mtime_seconds is None and result.error is None
+
+
+async def test_a_hung_call_times_out_and_is_not_started_again_until_it_returns() -> None:
+    release = threading.Event()
+    started = []
+
+    def stuck() -> str:
+        started.append(1)
+        release.wait(30)  # bounded: the test releases it below
+        return "done"
+
+    calls = BlockingCalls()
+    with pytest.raises(TimeoutError):
+        await calls.run("statvfs:/mnt/nfs", 0.05, stuck)
+    with pytest.raises(StillRunning):
+        await calls.run("statvfs:/mnt/nfs", 0.05, stuck)
+    assert started == [1]  # no second thread piled up behind the stuck one
+    assert await calls.run("statvfs:/", 5, lambda: "other keys still run") == "other keys still run"
+    release.set()
+    await calls.wait_idle("statvfs:/mnt/nfs")
+    assert not calls.busy("statvfs:/mnt/nfs")
+    assert await calls.run("statvfs:/mnt/nfs", 5, stuck) == "done"
+    assert started == [1, 1]
+
+
+def test_a_thread_stuck_forever_does_not_keep_the_agent_from_exiting() -> None:
+    script = (
+        "import asyncio, threading\n"
+        "from agent.probes.blocking import BlockingCalls\n"
+        "async def main():\n"
+        "    try:\n"
+        "        await BlockingCalls().run('statvfs:/mnt/dead-nfs', 0.05, threading.Event().wait)\n"
+        "    except TimeoutError:\n"
+        "        print('timed out')\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=20, cwd=ROOT, check=False
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "timed out"), done.stderr

@@ -94,8 +94,9 @@ async def run(settings: AgentSettings, *, once: bool, print_only: bool) -> int:
                 queue.put_nowait(report)
             if once:
                 break
-            # Drift-free: cycle k starts at start + k * interval; slots missed while busy are skipped.
-            cycle = max(cycle + 1, math.floor((loop.time() - start) / settings.interval_seconds) + 1)
+            cycle = next_slot(
+                cycle, elapsed_seconds=loop.time() - start, interval_seconds=settings.interval_seconds
+            )
             delay = start + cycle * settings.interval_seconds - loop.time()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(0.0, delay))
@@ -108,6 +109,11 @@ async def run(settings: AgentSettings, *, once: bool, print_only: bool) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
     return 0
+
+
+def next_slot(cycle: int, *, elapsed_seconds: float, interval_seconds: float) -> int:
+    """Drift-free schedule: cycle k starts at start + k * interval; slots missed while busy are skipped."""
+    return max(cycle + 1, math.floor(elapsed_seconds / interval_seconds) + 1)
 
 
 async def _open_sender(settings: AgentSettings, stack: contextlib.AsyncExitStack) -> Sender:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agent.__main__ import next_slot
 from agent.wire import Report
 from tests.agent.conftest import TOKEN, FakeCollector, free_port
 
@@ -133,3 +134,16 @@ async def test_a_venv_with_only_base_dependencies_runs_the_agent(tmp_path: Path)
     assert proc.returncode == 0, err.decode()
     report = Report.model_validate_json(out)
     assert report.agent.host == "his-db-01" and report.system.memory.total_bytes > 0
+
+
+@pytest.mark.parametrize(
+    ("cycle", "elapsed", "expected"),
+    [
+        (0, 0.004, 1),  # cycle 0 took 4 ms: next at 15 s, not 15.004 s (no drift)
+        (7, 105.3, 8),  # on time
+        (1, 44.0, 3),  # cycle 1 overran to 44 s: slot 2 (30 s) is skipped, next at 45 s
+        (3, 44.999, 4),  # woke a hair early: never repeat a slot
+    ],
+)
+def test_schedule_is_drift_free_and_skips_missed_slots(cycle: int, elapsed: float, expected: int) -> None:
+    assert next_slot(cycle, elapsed_seconds=elapsed, interval_seconds=15) == expected

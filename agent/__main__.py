@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from agent.sender import Sender
 
 log = logging.getLogger("agent")
-QUEUE_LIMIT = 100  # reports waiting for the sender; past this the oldest goes to the spool's fate: dropped
+QUEUE_LIMIT = 100  # reports waiting for the sender; past this the oldest is dropped (and logged)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -75,6 +75,7 @@ async def run(settings: AgentSettings, *, once: bool, print_only: bool) -> int:
         stack.push_async_callback(builder.close)
         queue: asyncio.Queue[Report] | None = None
         sender_task = None
+        sender = None
         if not print_only:
             sender = await _open_sender(settings, stack)
             queue = asyncio.Queue()
@@ -106,6 +107,8 @@ async def run(settings: AgentSettings, *, once: bool, print_only: bool) -> int:
             sender_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender_task
+            if sender is not None:
+                _spool_leftovers(sender, queue)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
     return 0
@@ -138,6 +141,16 @@ async def _deliver_forever(sender: Sender, queue: asyncio.Queue[Report]) -> None
             log.exception("delivering report seq=%d failed", report.seq)
         finally:
             queue.task_done()
+
+
+def _spool_leftovers(sender: Sender, queue: asyncio.Queue[Report]) -> None:
+    """Stopping: reports collected but not yet sent go to the spool, for the next run to replay."""
+    kept = 0
+    while not queue.empty():
+        sender.keep(queue.get_nowait())
+        kept += 1
+    if kept:
+        log.info("stopping: spooled %d unsent report(s)", kept)
 
 
 async def _finish(queue: asyncio.Queue[Report], sender_task: asyncio.Task[None], stop: asyncio.Event) -> None:

@@ -134,6 +134,10 @@ class Sender:
             self._spool.put(report, now=self._clock())
         return outcome
 
+    def keep(self, report: Report) -> None:
+        """Spool ``report`` without trying to send it (the agent is stopping)."""
+        self._spool.put(report, now=self._clock())
+
     async def drain(self) -> int:
         """Replay spooled reports oldest first until one fails; returns how many left the spool."""
         done = 0

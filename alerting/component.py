@@ -4,7 +4,8 @@
 1. opens the store (``settings.alerting.store``: a PostgreSQL DSN or SQLite path; default ``wardwatch.db`` in
    the data directory),
 2. starts the ``RuleRunner`` (loads the rules, seeds the alert states from open incidents), subscribes it to
-   the state (a report is evaluated at once) and to the event bus when there is one, and runs its loop,
+   the state (a report is evaluated at once) and to the event bus (a trap is evaluated at once), and runs
+   its loop,
 3. on exit cancels the loop and closes the store.
 
 Other components reach the store and the runner through ``app[ALERTING]`` (filled in at start-up; the object
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from alerting.rules import EvaluationOptions
 from alerting.runner import FlappingPolicy, RuleRunner
 from alerting.store import IncidentStore, open_store
 from collector import keys
+from collector.events import EventBus
 from collector.health import add_readiness_check
 
 log = logging.getLogger("wardwatch.alerting")
@@ -70,14 +72,17 @@ async def _alerting_context(app: web.Application) -> AsyncIterator[None]:
             update_interval_seconds=cfg.value_update_interval_seconds,
         ),
     )
+    unsubscribe: Callable[[], None] | None = None
     try:
         await runner.start()
         holder.runner = runner
         app[keys.STATE].subscribe(runner.on_snapshot)
-        _subscribe_events(app, runner)
+        unsubscribe = app[keys.EVENTS].subscribe(runner.on_event)  # traps reach the rules at once
         holder.task = asyncio.create_task(runner.run(), name="wardwatch-rule-runner")
         yield
     finally:
+        if unsubscribe is not None:
+            unsubscribe()
         if holder.task is not None:
             holder.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -86,14 +91,6 @@ async def _alerting_context(app: web.Application) -> AsyncIterator[None]:
         holder.runner = None
         holder.store = None
         await store.close()
-
-
-def _subscribe_events(app: web.Application, runner: RuleRunner) -> None:
-    """Traps and other events reach the runner through the collector's event bus, when it has one."""
-    events_key = getattr(keys, "EVENTS", None)
-    bus = app.get(events_key) if events_key is not None else None
-    if bus is not None and hasattr(bus, "subscribe"):
-        bus.subscribe(runner.on_event)
 
 
 def _readiness(app: web.Application) -> str | None:
@@ -109,6 +106,8 @@ def setup(app: web.Application) -> None:
     if not app[keys.SETTINGS].alerting.enabled:
         return
     app[ALERTING] = Alerting()
+    if keys.EVENTS not in app:  # the SNMP component makes it; without SNMP there may still be events
+        app[keys.EVENTS] = EventBus()
     app.cleanup_ctx.append(_alerting_context)
     intake.setup_routes(app)
     add_readiness_check(app, "alerting", lambda: _readiness(app))

@@ -49,16 +49,18 @@ SourceRef = tuple[str, str]  # (kind, name)
 
 
 class Event(Protocol):
-    """What the rules need of an event (an SNMP trap, ...): ``collector.events.Event`` fits."""
+    """What the rules need of an event (an SNMP trap, ...); ``collector.events.Event`` fits."""
 
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str: ...  # e.g. "snmp.linkDown"
     @property
-    def source(self) -> str: ...
+    def source_kind(self) -> str: ...  # "snmp", "agent"
+    @property
+    def source_name(self) -> str: ...  # "" when the sender is not in the inventory
     @property
     def labels(self) -> Mapping[str, str]: ...
     @property
-    def timestamp(self) -> float: ...
+    def received_at(self) -> float: ...
 
 
 class Phase(StrEnum):
@@ -536,7 +538,7 @@ def _evaluate_events(
     emit: _Emitter,
 ) -> None:
     current = {st.fingerprint: st for st in prev}
-    for ev in sorted(events, key=lambda e: e.timestamp):
+    for ev in sorted(events, key=lambda e: e.received_at):
         opens = _full(c.event, ev.kind) and _matches(c.match, ev.labels.items())
         clears = c.clear_event is not None and _full(c.clear_event, ev.kind)
         if not (opens or clears):
@@ -547,15 +549,15 @@ def _evaluate_events(
         if opens:
             if st is None:
                 obs = Observation(labels, 1.0, True, False, ref)
-                emit.start(fp, obs, since=ev.timestamp)
+                emit.start(fp, obs, since=ev.received_at)
                 st = emit.states.get(fp)
                 if st is not None:
-                    st = replace(st, last_event_at=ev.timestamp)
+                    st = replace(st, last_event_at=ev.received_at)
                     emit.states[fp] = st
                     current[fp] = st
             else:
                 count = (st.value or 0.0) + 1.0
-                st = replace(st, value=count, last_event_at=ev.timestamp)
+                st = replace(st, value=count, last_event_at=ev.received_at)
                 emit.states[fp] = current[fp] = st
         elif st is not None:
             emit.resolve(st, st.value)
@@ -569,12 +571,15 @@ def _event_labels(
     rule: RuleConfig, c: EventCondition, state: State, ev: Event
 ) -> tuple[dict[str, str], SourceRef | None]:
     labels = {k: v for k, v in ev.labels.items() if not c.key or k in c.key}
-    src = state.get(SourceKind.SNMP, ev.source) or state.get(SourceKind.AGENT, ev.source)
+    src = None
+    if ev.source_name:
+        kinds = [SourceKind(ev.source_kind)] if ev.source_kind in ("agent", "snmp") else list(SourceKind)
+        src = next((s for k in kinds if (s := state.get(k, ev.source_name)) is not None), None)
     if src is not None:
         base = source_labels(src)
         ref: SourceRef | None = (src.kind.value, src.name)
-    else:
-        base = {"device": ev.source}
+    else:  # not in the inventory: name it by what we know
+        base = {"device": ev.source_name or ev.labels.get("address", "unknown")}
         ref = None
     base.update(labels)
     base.update(rule.labels)

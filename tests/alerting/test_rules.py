@@ -539,10 +539,13 @@ def test_predict_rule_fires_when_the_filesystem_fills_within_hours() -> None:
 
 @dataclass(frozen=True)
 class Ev:
+    """Shaped like ``collector.events.Event``."""
+
     kind: str
-    source: str
+    source_name: str
     labels: dict[str, str]
-    timestamp: float
+    received_at: float
+    source_kind: str = "snmp"
 
 
 def link_rule(**over: Any) -> RuleConfig:
@@ -581,7 +584,7 @@ def test_event_resolves_after_timeout_without_a_new_event() -> None:
     state = State()
     run = Run([link_rule()], state)
     t = T0.timestamp()
-    run.at(T0, events=[Ev("linkDown", "10.0.0.9", {"ifIndex": "1"}, t)])
+    run.at(T0, events=[Ev("linkDown", "", {"ifIndex": "1", "address": "10.0.0.9"}, t)])
     (st,) = run.states.values()
     assert st.labels["device"] == "10.0.0.9" and st.source is None  # an unknown device
     assert run.at(T0 + timedelta(minutes=59)) == []

@@ -147,3 +147,20 @@ async def test_a_venv_with_only_base_dependencies_runs_the_agent(tmp_path: Path)
 )
 def test_schedule_is_drift_free_and_skips_missed_slots(cycle: int, elapsed: float, expected: int) -> None:
     assert next_slot(cycle, elapsed_seconds=elapsed, interval_seconds=15) == expected
+
+
+def test_the_agent_imports_nothing_of_the_collector_and_no_aiohttp_until_needed(tmp_path: Path) -> None:
+    script = (
+        "import sys, asyncio\n"
+        "from agent.__main__ import main\n"
+        "assert main(['--config', sys.argv[1], '--once', '--print']) == 0\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in\n"
+        "    {'collector', 'alerting', 'dashboards', 'prometheus_client', 'pysnmp', 'aiohttp'})\n"
+        "print(heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(_config(tmp_path))],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=_env(), check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"

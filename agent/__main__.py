@@ -82,9 +82,17 @@ async def run(settings: AgentSettings, *, once: bool, print_only: bool) -> int:
             sender_task = asyncio.create_task(_deliver_forever(sender, queue), name="sender")
         start = loop.time()
         cycle = 0
+        exit_code = 0
         while not stop.is_set():
-            report = await builder.collect()
-            if print_only:
+            try:
+                report: Report | None = await builder.collect()
+            except Exception:  # task boundary: one cycle; the next one may well succeed
+                log.exception("collection cycle failed")
+                report = None
+                exit_code = 1
+            if report is None:
+                pass
+            elif print_only:
                 sys.stdout.write(report.to_json_bytes().decode() + "\n")
                 sys.stdout.flush()
             else:
@@ -111,7 +119,7 @@ async def run(settings: AgentSettings, *, once: bool, print_only: bool) -> int:
                 _spool_leftovers(sender, queue)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
-    return 0
+    return exit_code if once else 0
 
 
 def next_slot(cycle: int, *, elapsed_seconds: float, interval_seconds: float) -> int:

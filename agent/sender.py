@@ -111,10 +111,10 @@ class Sender:
         While the spool holds older reports, the fresh one joins the end of the spool first, so the
         collector always receives one host's reports in order.
         """
-        if self._spool.pending():
+        if self._spool.pending(now=self._clock()):
             self._spool.put(report, now=self._clock())
             await self.drain()
-            return Outcome.SENT if not self._spool.pending() else Outcome.FAILED
+            return Outcome.SENT if not self._spool.pending(now=self._clock()) else Outcome.FAILED
         outcome = Outcome.FAILED
         for attempt in range(self._retry.attempts):
             if attempt:

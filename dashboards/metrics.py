@@ -1,0 +1,71 @@
+"""The metric names the dashboards query, taken from the modules that declare them.
+
+Agent metrics come from ``collector.host_metrics``; SNMP metrics from the shipped device profiles
+(``collector/snmp/profiles/*.yaml``); the collector's and alerting's own metrics are named where they are
+registered (prometheus-client objects), so they are listed here and ``tests/dashboards`` checks every name a
+panel uses against what a running collector declares. A name that no module declares fails the build here
+(``host``/``snmp``) or the tests (the rest).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from collector.host_metrics import AGENT_CLOCK_SKEW, AGENT_INFO, AGENT_LAST_REPORT, AGENT_UP, HOST_METRICS
+from collector.snmp.profiles import load_profiles
+
+__all__ = [
+    "AGENT_CLOCK_SKEW",
+    "AGENT_INFO_EXPOSED",
+    "AGENT_LAST_REPORT",
+    "AGENT_UP",
+    "ALERTS",
+    "ALERT_TRANSITIONS",
+    "INCIDENTS_OPEN",
+    "ONCALL_INFO",
+    "SNMP_LAST_ERROR",
+    "SNMP_POLL_DURATION",
+    "SNMP_UP",
+    "host",
+    "snmp",
+]
+
+AGENT_INFO_EXPOSED = f"{AGENT_INFO}_info"  # an info metric is exposed with the _info suffix
+
+# prometheus-client objects (exposed names): alerting/runner.py, alerting/roster_api.py
+INCIDENTS_OPEN = "wardwatch_incidents_open"
+ALERTS = "wardwatch_alerts"
+ALERT_TRANSITIONS = "wardwatch_alert_transitions_total"
+ONCALL_INFO = "wardwatch_oncall_info"
+# collector/snmp/poller.py SnmpStatusCollector
+SNMP_UP = "wardwatch_snmp_up"
+SNMP_POLL_DURATION = "wardwatch_snmp_poll_duration_seconds"
+SNMP_LAST_ERROR = "wardwatch_snmp_last_error_info"
+
+
+def host(name: str) -> str:
+    """An agent metric name; raises if ``collector.host_metrics.HOST_METRICS`` does not declare it."""
+    if name not in HOST_METRICS:
+        raise KeyError(f"{name} is not in collector.host_metrics.HOST_METRICS")
+    return name
+
+
+@cache
+def _snmp_metrics() -> dict[str, str]:
+    """Metric name → column type over every shipped profile."""
+    out: dict[str, str] = {}
+    for profile in load_profiles().values():
+        for column in profile.columns():
+            out[column.metric] = column.type
+    return out
+
+
+def snmp(name: str) -> str:
+    """An SNMP metric name as exposed (info columns get ``_info``); raises if no shipped profile declares it."""
+    types = _snmp_metrics()
+    base = name.removesuffix("_info")
+    if base not in types:
+        raise KeyError(f"{base} is declared by no profile in collector/snmp/profiles/")
+    if types[base] == "info" and not name.endswith("_info"):
+        raise KeyError(f"{base} is an info column: query it as {base}_info")
+    return name

@@ -1,0 +1,128 @@
+"""The NOC wall: one dark, kiosk-friendly screen readable from across the machine room.
+
+No scrolling (everything fits 24 × 27 grid units, a 1080p screen in kiosk mode), big tiles coloured by
+thresholds: assets down per system and per site, open incidents by severity, who is on duty now per team,
+hosts and devices in trouble and why. Wall queries go through the recording rules in deploy/prometheus/rules/.
+"""
+
+from __future__ import annotations
+
+from grafanalib import core as g
+
+from dashboards import metrics as m
+from dashboards.panels import (
+    AMBER,
+    GREEN,
+    RED,
+    SEL_ASSET,
+    Layout,
+    dashboard,
+    stat,
+    steps,
+    table,
+    variable,
+)
+
+UID = "wardwatch-wall"
+SEVERITY_COLOURS = steps((None, GREEN), (1, RED))
+# Recording rules (deploy/prometheus/rules/wardwatch.yml): the test checks they exist there.
+ASSETS = "wardwatch:assets:by_site_system"
+ASSETS_DOWN = "wardwatch:assets_down:by_site_system"
+ASSET_TROUBLE = "wardwatch:asset_trouble"
+
+
+def build() -> g.Dashboard:
+    sel = f"{{{SEL_ASSET}}}"
+    lay = Layout()
+    lay.add(
+        stat(
+            "Systems: assets down",
+            [(f"sum by (system) ({ASSETS_DOWN}{sel})", "{{system}}")],
+            thresholds=steps((None, GREEN), (1, RED)),
+            description="Per system (HIS, EMR, PACS, LIS...): agents not reporting and devices not answering SNMP. "
+            "Green 0 = all up.",
+        ),
+        16,
+        7,
+    )
+    lay.add(
+        stat(
+            "Assets up",
+            [(f"sum({ASSETS}{sel}) - sum({ASSETS_DOWN}{sel})", "up"), (f"sum({ASSETS_DOWN}{sel})", "down")],
+            thresholds=steps((None, GREEN)),
+            color_mode="value",
+        ),
+        8,
+        7,
+    )
+    lay.add(
+        stat(
+            "Sites: assets down",
+            [(f"sum by (site) ({ASSETS_DOWN}{sel})", "{{site}}")],
+            thresholds=steps((None, GREEN), (1, RED)),
+        ),
+        12,
+        5,
+    )
+    lay.add(
+        stat(
+            "Open incidents",
+            [
+                (f'sum by (severity) ({m.INCIDENTS_OPEN}{{severity="{s}"}})', s)
+                for s in ("critical", "major", "minor", "warning")
+            ],
+            thresholds=SEVERITY_COLOURS,
+            description="Unresolved incidents by severity (critical = P1 ... warning = P4).",
+        ),
+        12,
+        5,
+    )
+    lay.add(
+        table(
+            "On duty now",
+            [(f"max by (team, layer, person) ({m.ONCALL_INFO})", "")],
+            hide=("Time", "Value"),
+            rename={"team": "Team", "layer": "Layer", "person": "Person"},
+            sort_by="Team",
+            descending=False,
+            description="Who is on duty now, per team and escalation layer (from the roster).",
+        ),
+        8,
+        15,
+    )
+    lay.add(
+        table(
+            "Hosts and devices in trouble",
+            [(f"{ASSET_TROUBLE}{sel}", "")],
+            hide=("Time", "Value", "__name__", "host", "device"),
+            rename={"asset": "Asset", "site": "Site", "system": "System", "problem": "Problem"},
+            sort_by="System",
+            descending=False,
+            description="Agents not reporting, devices not answering SNMP, failed checks, full filesystems, "
+            "enabled ports down, UPS on battery, storage not healthy.",
+        ),
+        10,
+        15,
+    )
+    lay.add(
+        table(
+            "Open incidents by category",
+            [(f"sum by (severity, category) ({m.INCIDENTS_OPEN}) > 0", "")],
+            hide=("Time",),
+            rename={"severity": "Severity", "category": "Category", "Value": "Open"},
+            thresholds=steps((None, AMBER)),
+            sort_by="Open",
+        ),
+        6,
+        15,
+    )
+    return dashboard(
+        uid=UID,
+        title="wardwatch — NOC wall",
+        description="Machine-room wall display: open in kiosk mode (?kiosk) on a 1080p or 4K screen.",
+        layout=lay,
+        templates=[variable("site", ASSETS), variable("system", ASSETS, depends='site=~"$site"')],
+        tags=["wall"],
+        refresh="15s",
+        time_from="now-1h",
+    )

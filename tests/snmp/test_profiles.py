@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collector.catalog import MetricCatalog, MetricType
+from collector.snmp.profiles import ProfileError, load_profile, load_profiles, parse_profile, translate
+from collector.state import series_key
+
+SHIPPED = {
+    "system",
+    "interfaces",
+    "host-resources",
+    "ups",
+    "entity-sensors",
+    "huawei",
+    "h3c",
+    "cisco",
+    "huawei-oceanstor",
+}
+
+
+def test_all_shipped_profiles_load_and_declare_their_metrics() -> None:
+    profiles = load_profiles()
+    assert set(profiles) >= SHIPPED
+    catalog = MetricCatalog()
+    for p in profiles.values():
+        p.declare(catalog)
+    assert catalog.get("wardwatch_snmp_if_in_octets_total").type is MetricType.COUNTER  # type: ignore[union-attr]
+    assert catalog.get("wardwatch_snmp_system").type is MetricType.INFO  # type: ignore[union-attr]
+    assert "1 up" in catalog.get("wardwatch_snmp_if_oper_status").help  # type: ignore[union-attr]
+
+
+def test_translate_scales_multiplies_and_labels_rows() -> None:
+    p = parse_profile(
+        {
+            "name": "t",
+            "scalars": [
+                {
+                    "oid": "1.3.6.1.2.1.1.5.0",
+                    "metric": "wardwatch_t_system",
+                    "type": "info",
+                    "label": "sys_name",
+                },
+                {
+                    "oid": "1.3.6.1.2.1.1.6.0",
+                    "metric": "wardwatch_t_system",
+                    "type": "info",
+                    "label": "sys_location",
+                },
+                {
+                    "oid": "1.3.6.1.2.1.33.1.2.5.0",
+                    "metric": "wardwatch_t_volts",
+                    "type": "gauge",
+                    "scale": 0.1,
+                },
+            ],
+            "tables": [
+                {
+                    "name": "hr",
+                    "index": ["hrStorageIndex"],
+                    "lookups": {"hrStorageDescr": "1.3.6.1.2.1.25.2.3.1.3"},
+                    "columns": [
+                        {
+                            "oid": "1.3.6.1.2.1.25.2.3.1.5",
+                            "metric": "wardwatch_t_size_bytes",
+                            "type": "gauge",
+                            "multiply_by": "1.3.6.1.2.1.25.2.3.1.4",
+                        },
+                        {
+                            "oid": "1.3.6.1.4.1.2011.5.25.31.1.1.1.1.11",
+                            "metric": "wardwatch_t_celsius",
+                            "type": "gauge",
+                            "skip_values": [0],
+                            "valid_max": 2147483645,
+                        },
+                    ],
+                },
+                {
+                    "name": "fans",
+                    "index": ["slot", "fan"],
+                    "columns": [
+                        {
+                            "oid": "1.3.6.1.4.1.2011.5.25.31.1.1.10.1.7",
+                            "metric": "wardwatch_t_fan",
+                            "type": "enum",
+                            "enum": {1: "normal", 2: "abnormal"},
+                        }
+                    ],
+                },
+            ],
+        },
+        "t.yaml",
+    )
+    out = translate(
+        p,
+        {"1.3.6.1.2.1.1.5.0": "sw1", "1.3.6.1.2.1.1.6.0": "B1", "1.3.6.1.2.1.33.1.2.5.0": 4096},
+        {
+            "1.3.6.1.2.1.25.2.3.1.3": {"1": "/", "2": "swap"},
+            "1.3.6.1.2.1.25.2.3.1.4": {"1": 4096, "2": 1024},
+            "1.3.6.1.2.1.25.2.3.1.5": {"1": 100, "2": 7},
+            "1.3.6.1.4.1.2011.5.25.31.1.1.1.1.11": {"1": 0, "2": 2147483647},
+            "1.3.6.1.4.1.2011.5.25.31.1.1.10.1.7": {"1.2": 2},
+        },
+    )
+    assert out.samples[series_key("wardwatch_t_system", sys_name="sw1", sys_location="B1")] == 1.0
+    assert out.samples[series_key("wardwatch_t_volts")] == pytest.approx(409.6)
+    assert out.samples[series_key("wardwatch_t_size_bytes", hrStorageIndex="1", hrStorageDescr="/")] == 409600
+    assert (
+        out.samples[series_key("wardwatch_t_size_bytes", hrStorageIndex="2", hrStorageDescr="swap")] == 7168
+    )
+    assert out.samples[series_key("wardwatch_t_fan", slot="1", fan="2")] == 2
+    assert not any(k[0] == "wardwatch_t_celsius" for k in out.samples), "sentinels must not become readings"
+    assert out.info == {"sys_name": "sw1", "sys_location": "B1"}
+
+
+def test_entity_sensor_scale_and_precision() -> None:
+    p = load_profiles()["entity-sensors"]
+    base = "1.3.6.1.2.1.99.1.1.1"
+    out = translate(
+        p,
+        {},
+        {
+            f"{base}.4": {"1": 1205, "2": 12050, "3": 41},
+            f"{base}.2": {"1": 9, "2": 8, "3": 9},  # units, milli, units
+            f"{base}.3": {"1": 2, "2": 0, "3": 0},
+            "1.3.6.1.2.1.47.1.1.1.1.7": {"1": "PSU 1", "2": "PSU 2", "3": "MPU"},
+        },
+    )
+    value = {
+        dict(k[1])["entPhysicalName"]: v
+        for k, v in out.samples.items()
+        if k[0] == "wardwatch_snmp_entity_sensor_value"
+    }
+    assert value == pytest.approx({"PSU 1": 12.05, "PSU 2": 12.05, "MPU": 41.0})
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        (
+            {"oid": "1.3.6.1.2.1.2.2.1.14", "metric": "wardwatch_x_errors", "type": "counter"},
+            "must end with _total",
+        ),
+        ({"oid": "1.3.6.x.1", "metric": "wardwatch_x", "type": "gauge"}, "tables.0.columns.0.oid"),
+        ({"oid": "1.3.6.1.2", "metric": "wardwatch_x", "type": "enum"}, "needs enum"),
+        ({"oid": "1.3.6.1.2", "metric": "x_no_prefix", "type": "gauge"}, "tables.0.columns.0.metric"),
+    ],
+)
+def test_profile_errors_name_the_field(tmp_path: Path, column: dict, message: str) -> None:
+    import yaml
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        yaml.safe_dump({"name": "bad", "tables": [{"name": "t", "index": ["i"], "columns": [column]}]})
+    )
+    with pytest.raises(ProfileError) as err:
+        load_profile(path)
+    assert str(path) in str(err.value)
+    assert message in str(err.value)
+
+
+def test_user_profiles_override_and_conflicting_types_fail(tmp_path: Path) -> None:
+    (tmp_path / "ups.yaml").write_text(
+        "name: ups\nscalars:\n  - {oid: 1.3.6.1.2.1.33.1.2.4.0, metric: wardwatch_snmp_ups_battery_charge_percent, type: gauge}\n"
+    )
+    assert len(load_profiles([tmp_path])["ups"].scalars) == 1
+    (tmp_path / "mine.yaml").write_text(
+        "name: mine\nscalars:\n  - {oid: 1.3.6.1.2.1.1.5.0, metric: wardwatch_snmp_sys_uptime_seconds, type: info, label: x}\n"
+    )
+    with pytest.raises(ProfileError, match="wardwatch_snmp_sys_uptime_seconds is a info in mine but a gauge"):
+        load_profiles([tmp_path])

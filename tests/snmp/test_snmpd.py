@@ -1,0 +1,109 @@
+"""The client and poller against net-snmp's real snmpd on loopback: v2c, v3 authPriv, and each
+failure told apart (and none of them leaking a secret)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from collector.snmp.client import (
+    SnmpAuthError,
+    SnmpClient,
+    SnmpError,
+    SnmpTimeout,
+    SnmpUnknownUser,
+    SnmpUnreachable,
+)
+from collector.snmp.poller import make_target, poll_once
+from collector.snmp.profiles import load_profiles
+from collector.snmp.settings import SnmpSettings
+from collector.snmp.simulator import free_udp_port
+from collector.state import series_key
+from tests.snmp.conftest import COMMUNITY, V3_AUTH, V3_PRIV, Snmpd
+
+PROFILES = load_profiles()
+SETTINGS = SnmpSettings()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[SnmpClient]:
+    c = SnmpClient()
+    yield c
+    c.close()
+
+
+def _profiles(*names: str) -> list:
+    return [PROFILES[n] for n in names]
+
+
+async def test_v2c_poll_reads_system_interfaces_and_host_resources(snmpd: Snmpd, client: SnmpClient) -> None:
+    target = make_target(snmpd.device(), SETTINGS)
+    result = await poll_once(client, target, _profiles("system", "interfaces", "host-resources"))
+    system = [dict(labels) for name, labels in result.samples if name == "wardwatch_snmp_system"]
+    assert system and system[0]["sys_name"] == "wardwatch-lab-snmpd"
+    assert system[0]["sys_location"] == "lab rack 1"
+    assert result.info["sys_contact"] == "duty desk"
+    assert result.sys_uptime_seconds is not None and result.sys_uptime_seconds >= 0
+    lo = result.rows["ifTable"]["1"]
+    assert lo["ifName"] == "lo" and lo["ifDescr"] == "lo"
+    assert (
+        result.samples[series_key("wardwatch_snmp_if_oper_status", ifIndex="1", ifName="lo", ifDescr="lo")]
+        == 1
+    )
+    assert any(k[0] == "wardwatch_snmp_if_in_octets_total" for k in result.samples)
+    storage = {
+        dict(k[1]).get("hrStorageDescr"): v
+        for k, v in result.samples.items()
+        if k[0] == "wardwatch_snmp_hr_storage_size_bytes"
+    }
+    assert storage.get("Physical memory", 0) > 64 * 2**20
+
+
+async def test_v3_auth_priv_poll(snmpd: Snmpd, client: SnmpClient) -> None:
+    target = make_target(snmpd.v3_device(), SETTINGS)
+    result = await poll_once(client, target, _profiles("system", "interfaces"))
+    assert result.info["sys_name"] == "wardwatch-lab-snmpd"
+    assert "1" in result.rows["ifTable"]
+
+
+async def test_getnext_walk_gives_the_same_rows_as_getbulk(snmpd: Snmpd, client: SnmpClient) -> None:
+    bulk = await poll_once(client, make_target(snmpd.device(), SETTINGS), _profiles("interfaces"))
+    nxt = await poll_once(
+        client, make_target(snmpd.device(use_getbulk=False), SETTINGS), _profiles("interfaces")
+    )
+    assert nxt.rows == bulk.rows
+    statuses = {k: v for k, v in bulk.samples.items() if k[0] == "wardwatch_snmp_if_admin_status"}
+    assert statuses == {k: v for k, v in nxt.samples.items() if k[0] == "wardwatch_snmp_if_admin_status"}
+
+
+async def _error_of(client: SnmpClient, device) -> SnmpError:  # type: ignore[no-untyped-def]
+    with pytest.raises(SnmpError) as err:
+        await poll_once(client, make_target(device, SETTINGS), _profiles("system"))
+    return err.value
+
+
+async def test_failures_are_told_apart_and_leak_no_secret(snmpd: Snmpd, client: SnmpClient) -> None:
+    wrong_community = await _error_of(client, snmpd.device(community="not-the-Community-7"))
+    wrong_password = await _error_of(client, snmpd.v3_device(auth_password="wrong-Auth-Pass-9"))
+    unknown_user = await _error_of(client, snmpd.v3_device(user="nobody-here"))
+    closed_port = free_udp_port()
+    unreachable = await _error_of(client, snmpd.device(port=closed_port))
+
+    assert type(wrong_community) is SnmpTimeout and wrong_community.kind == "timeout"
+    assert "wrong community looks the same" in str(wrong_community)
+    assert type(wrong_password) is SnmpAuthError and wrong_password.kind == "auth_failure"
+    assert type(unknown_user) is SnmpUnknownUser and unknown_user.kind == "unknown_user"
+    assert type(unreachable) is SnmpUnreachable and unreachable.kind == "unreachable"
+    assert f"127.0.0.1:{closed_port}" in str(unreachable)
+
+    for err in (wrong_community, wrong_password, unknown_user, unreachable):
+        text = str(err) + repr(err) + repr(err.args)
+        for secret in (COMMUNITY, "not-the-Community-7", V3_AUTH, V3_PRIV, "wrong-Auth-Pass-9"):
+            assert secret not in text
+
+
+async def test_target_repr_hides_credentials(snmpd: Snmpd) -> None:
+    target = make_target(snmpd.v3_device(), SETTINGS)
+    assert V3_AUTH not in repr(target) and V3_PRIV not in repr(target)
+    assert COMMUNITY not in repr(make_target(snmpd.device(), SETTINGS))

@@ -55,7 +55,9 @@ async def _alerting_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     cfg = settings.alerting
     holder = app[ALERTING]
-    store = await open_store(store_location(app))
+    location = store_location(app)
+    postgres = location.startswith(("postgresql://", "postgres://"))
+    store = await open_store(location, schema=cfg.store_schema if postgres else None)
     holder.store = store
     runner = RuleRunner(
         store=store,

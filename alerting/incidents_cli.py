@@ -24,22 +24,30 @@ from alerting.store.errors import InvalidTransition
 def add_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="collector YAML settings (for alerting.store / data_dir)")
     parser.add_argument("--store", help="PostgreSQL DSN or SQLite file (overrides the settings)")
+    parser.add_argument("--schema", help="PostgreSQL schema (default: the settings' alerting.store_schema)")
 
 
-def store_location(args: argparse.Namespace) -> str:
-    if args.store:
-        return str(args.store)
+def store_location(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(DSN or SQLite path, PostgreSQL schema or None)."""
     from collector.settings import CollectorSettings
 
-    settings = CollectorSettings.load(args.config)
-    if settings.alerting.store is not None:
-        return settings.alerting.store.get_secret_value()
-    return str(settings.data_dir / "wardwatch.db")
+    settings = CollectorSettings.load(args.config) if args.config or not args.store else None
+    if args.store:
+        location = str(args.store)
+    elif settings is not None and settings.alerting.store is not None:
+        location = settings.alerting.store.get_secret_value()
+    else:
+        assert settings is not None
+        location = str(settings.data_dir / "wardwatch.db")
+    if not location.startswith(("postgresql://", "postgres://")):
+        return location, None
+    return location, args.schema or (settings.alerting.store_schema if settings else "public")
 
 
 def run_with_store(args: argparse.Namespace, work: Callable[[IncidentStore], Awaitable[int]]) -> int:
     async def main() -> int:
-        store = await open_store(store_location(args))
+        location, schema = store_location(args)
+        store = await open_store(location, schema=schema)
         try:
             return await work(store)
         finally:

@@ -71,6 +71,7 @@ class AlertingSettings(_Section):
     evaluation_interval_seconds: Annotated[float, Field(gt=0)] = 5.0
     # "postgresql://..." or a SQLite file path; None = wardwatch.db in data_dir
     store: SecretStr | None = None
+    store_schema: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")] = "public"  # PostgreSQL
     intake_tokens: list[IntakeToken] = []
     # an alert that fires/resolves this often within the window is flapping: its incident stays open
     flapping_transitions: Annotated[int, Field(ge=2)] = 4

@@ -2,7 +2,7 @@
 
 A profile is a YAML file (shipped in ``collector/snmp/profiles/``; users may add folders): scalars
 fetched in one GET, tables walked by column, each value a gauge, counter, enum (a gauge holding the
-code, with its names in the profile) or info (a string kept as a label). Numeric OIDs only: there is
+code, with its names in the profile) or info (a string kept as a label of a ``*_info`` gauge of 1). Numeric OIDs only: there is
 no MIB resolution at run time.
 
 ``translate(profile, scalars, tables)`` turns fetched values into state samples; it is pure.
@@ -72,6 +72,8 @@ class Column(_Model):
             raise ValueError(f"counter {self.metric} must end with _total")
         if self.type != "counter" and self.metric.endswith("_total"):
             raise ValueError(f"only counters may end with _total ({self.metric})")
+        if (self.type == "info") != self.metric.endswith("_info"):
+            raise ValueError(f"{self.metric}: info columns, and only they, end with _info")
         if self.type == "info" and self.label is None:
             raise ValueError("an info column needs label: (the label that carries its text)")
         if self.type != "info" and self.label is not None:
@@ -125,11 +127,13 @@ class Profile(_Model):
             yield from t.columns
 
     def declare(self, catalog: MetricCatalog) -> None:
+        # Info series are gauges named *_info with value 1 (the Prometheus info convention), so
+        # they render the same whatever exposition does with MetricType.INFO.
         types = {
             "gauge": MetricType.GAUGE,
             "enum": MetricType.GAUGE,
             "counter": MetricType.COUNTER,
-            "info": MetricType.INFO,
+            "info": MetricType.GAUGE,
         }
         for c in self.columns():
             help_ = c.help or c.metric
@@ -166,16 +170,7 @@ def load_profiles(extra_dirs: Iterable[Path] = ()) -> dict[str, Profile]:
     for folder in (SHIPPED_DIR, *extra_dirs):
         for path in sorted(Path(folder).glob("*.yaml")):
             profiles[path.stem] = load_profile(path)
-    metric_types: dict[str, tuple[str, str]] = {}
-    problems = []
-    for p in profiles.values():
-        for c in p.columns():
-            kind = "gauge" if c.type == "enum" else c.type
-            seen = metric_types.setdefault(c.metric, (kind, p.name))
-            if seen[0] != kind:
-                problems.append(f"{c.metric} is a {kind} in {p.name} but a {seen[0]} in {seen[1]}")
-    if problems:
-        raise ProfileError("profiles", problems)
+    # Names cannot clash across types: counters end _total, info series _info, gauges neither.
     return profiles
 
 

@@ -28,7 +28,7 @@ def test_all_shipped_profiles_load_and_declare_their_metrics() -> None:
     for p in profiles.values():
         p.declare(catalog)
     assert catalog.get("wardwatch_snmp_if_in_octets_total").type is MetricType.COUNTER  # type: ignore[union-attr]
-    assert catalog.get("wardwatch_snmp_system").type is MetricType.INFO  # type: ignore[union-attr]
+    assert catalog.get("wardwatch_snmp_system_info").type is MetricType.GAUGE  # type: ignore[union-attr]
     assert "1 up" in catalog.get("wardwatch_snmp_if_oper_status").help  # type: ignore[union-attr]
 
 
@@ -39,13 +39,13 @@ def test_translate_scales_multiplies_and_labels_rows() -> None:
             "scalars": [
                 {
                     "oid": "1.3.6.1.2.1.1.5.0",
-                    "metric": "wardwatch_t_system",
+                    "metric": "wardwatch_t_system_info",
                     "type": "info",
                     "label": "sys_name",
                 },
                 {
                     "oid": "1.3.6.1.2.1.1.6.0",
-                    "metric": "wardwatch_t_system",
+                    "metric": "wardwatch_t_system_info",
                     "type": "info",
                     "label": "sys_location",
                 },
@@ -104,7 +104,7 @@ def test_translate_scales_multiplies_and_labels_rows() -> None:
             "1.3.6.1.4.1.2011.5.25.31.1.1.10.1.7": {"1.2": 2},
         },
     )
-    assert out.samples[series_key("wardwatch_t_system", sys_name="sw1", sys_location="B1")] == 1.0
+    assert out.samples[series_key("wardwatch_t_system_info", sys_name="sw1", sys_location="B1")] == 1.0
     assert out.samples[series_key("wardwatch_t_volts")] == pytest.approx(409.6)
     assert out.samples[series_key("wardwatch_t_size_bytes", hrStorageIndex="1", hrStorageDescr="/")] == 409600
     assert (
@@ -161,13 +161,30 @@ def test_profile_errors_name_the_field(tmp_path: Path, column: dict, message: st
     assert message in str(err.value)
 
 
-def test_user_profiles_override_and_conflicting_types_fail(tmp_path: Path) -> None:
+def test_user_profiles_override_shipped_ones(tmp_path: Path) -> None:
     (tmp_path / "ups.yaml").write_text(
         "name: ups\nscalars:\n  - {oid: 1.3.6.1.2.1.33.1.2.4.0, metric: wardwatch_snmp_ups_battery_charge_percent, type: gauge}\n"
     )
     assert len(load_profiles([tmp_path])["ups"].scalars) == 1
-    (tmp_path / "mine.yaml").write_text(
-        "name: mine\nscalars:\n  - {oid: 1.3.6.1.2.1.1.5.0, metric: wardwatch_snmp_sys_uptime_seconds, type: info, label: x}\n"
-    )
-    with pytest.raises(ProfileError, match="wardwatch_snmp_sys_uptime_seconds is a info in mine but a gauge"):
-        load_profiles([tmp_path])
+    assert len(load_profiles()["ups"].scalars) > 1
+
+
+def test_info_columns_and_only_they_end_with_info() -> None:
+    with pytest.raises(ProfileError, match="end with _info"):
+        parse_profile(
+            {
+                "name": "x",
+                "scalars": [
+                    {"oid": "1.3.6.1.2.1.1.5.0", "metric": "wardwatch_x_name", "type": "info", "label": "n"}
+                ],
+            },
+            "x",
+        )
+    with pytest.raises(ProfileError, match="end with _info"):
+        parse_profile(
+            {
+                "name": "x",
+                "scalars": [{"oid": "1.3.6.1.2.1.1.3.0", "metric": "wardwatch_x_info", "type": "gauge"}],
+            },
+            "x",
+        )

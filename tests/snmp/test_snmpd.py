@@ -40,7 +40,7 @@ def _profiles(*names: str) -> list:
 async def test_v2c_poll_reads_system_interfaces_and_host_resources(snmpd: Snmpd, client: SnmpClient) -> None:
     target = make_target(snmpd.device(), SETTINGS)
     result = await poll_once(client, target, _profiles("system", "interfaces", "host-resources"))
-    system = [dict(labels) for name, labels in result.samples if name == "wardwatch_snmp_system"]
+    system = [dict(labels) for name, labels in result.samples if name == "wardwatch_snmp_system_info"]
     assert system and system[0]["sys_name"] == "wardwatch-lab-snmpd"
     assert system[0]["sys_location"] == "lab rack 1"
     assert result.info["sys_contact"] == "duty desk"

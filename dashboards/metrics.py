@@ -51,21 +51,13 @@ def host(name: str) -> str:
 
 
 @cache
-def _snmp_metrics() -> dict[str, str]:
-    """Metric name → column type over every shipped profile."""
-    out: dict[str, str] = {}
-    for profile in load_profiles().values():
-        for column in profile.columns():
-            out[column.metric] = column.type
-    return out
+def _snmp_metrics() -> frozenset[str]:
+    """Every metric name a shipped profile declares (info columns are named ``*_info`` there)."""
+    return frozenset(c.metric for profile in load_profiles().values() for c in profile.columns())
 
 
 def snmp(name: str) -> str:
-    """An SNMP metric name as exposed (info columns get ``_info``); raises if no shipped profile declares it."""
-    types = _snmp_metrics()
-    base = name.removesuffix("_info")
-    if base not in types:
-        raise KeyError(f"{base} is declared by no profile in collector/snmp/profiles/")
-    if types[base] == "info" and not name.endswith("_info"):
-        raise KeyError(f"{base} is an info column: query it as {base}_info")
+    """An SNMP metric name; raises if no shipped profile (collector/snmp/profiles/*.yaml) declares it."""
+    if name not in _snmp_metrics():
+        raise KeyError(f"{name} is declared by no profile in collector/snmp/profiles/")
     return name

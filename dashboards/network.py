@@ -192,11 +192,13 @@ def build() -> g.Dashboard:
             "Link utilisation",
             [
                 (
-                    f"max by (device, ifName) (({IF_IN_BITS}{{{SEL_DEVICE}}} or {IF_OUT_BITS}{{{SEL_DEVICE}}})"
-                    f" / on (device, ifIndex) group_left ({_s(s('wardwatch_snmp_if_speed_bits_per_second'))} > 0))",
+                    f"max by (device, ifName) (({IF_IN_BITS}{{{SEL_DEVICE}}} >= {IF_OUT_BITS}{{{SEL_DEVICE}}}"
+                    f" or {IF_OUT_BITS}{{{SEL_DEVICE}}})"
+                    f" / on (device, ifIndex) ({_s(s('wardwatch_snmp_if_speed_bits_per_second'))} > 0))",
                     "{{device}} {{ifName}}",
                 )
             ],
+            description="The busier direction of each port against its speed (ifHighSpeed).",
             unit="percentunit",
             thresholds=steps((None, GREEN), (0.7, AMBER), (0.9, RED)),
             lo=0,

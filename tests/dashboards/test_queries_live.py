@@ -1,0 +1,91 @@
+"""Every query of every panel, template variable and recording rule, against a real Prometheus scraping a
+running collector fed with real data (tests/dashboards/live.py): it parses and returns data.
+
+Queries whose data has no producer here yet are listed in PENDING with the reason; a pending query
+that starts returning data fails too, so the list cannot go stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.dashboards.expressions import Query, panel_queries, rule_queries, variable_queries
+from tests.dashboards.live import live_stack
+from tests.support.prometheus import Prometheus
+
+pytestmark = pytest.mark.slow
+
+# where (dashboard uid / panel title / refId, or "rule <name>") -> why it has no data in this test
+PENDING: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    tmp: Path = tmp_path_factory.mktemp("live")
+    with live_stack(tmp) as (_collector, prometheus):
+        yield prometheus
+
+
+def _check(prom: Prometheus, queries: list[Query]) -> list[str]:
+    """Problems, one line each: a query Prometheus rejects, an empty one, or a pending one with data."""
+    problems = []
+    for q in queries:
+        try:
+            result = prom.query(q.promql())  # asserts status == success: the PromQL parses
+        except Exception as err:  # every failure is reported, not just the first
+            problems.append(f"{q.where}: Prometheus rejected {q.promql()!r}: {err}")
+            continue
+        if q.where in PENDING:
+            if result:
+                problems.append(f"{q.where}: returns data now; remove it from PENDING ({PENDING[q.where]})")
+        elif not result:
+            problems.append(f"{q.where}: no data for {q.promql()!r}")
+    return problems
+
+
+def _settled(prom: Prometheus) -> None:
+    """The data the slowest producers feed is in: rules evaluated on it, the incident counted."""
+    for sentinel in (
+        "wardwatch:filesystem_days_until_full",
+        "wardwatch:asset_trouble",
+        "wardwatch:device_trouble",
+        'wardwatch_incidents_open{severity="major", category="system_failure"} > 0',
+        "wardwatch_alert_transitions_total",
+    ):
+        prom.wait_for(sentinel, timeout=20)
+
+
+def test_pending_list_names_real_queries():
+    wheres = {q.where for q in panel_queries() + rule_queries()}
+    assert sorted(set(PENDING) - wheres) == []
+
+
+def test_every_panel_query_parses_and_returns_data(prom: Prometheus):
+    _settled(prom)
+    problems = _check(prom, panel_queries())
+    assert not problems, "\n".join(problems)
+
+
+def test_every_recording_rule_parses_and_returns_data(prom: Prometheus):
+    _settled(prom)
+    problems = _check(prom, rule_queries())
+    # and Prometheus really evaluates the rule (the recorded series exists), not just the expression
+    for q in rule_queries():
+        record = q.where.removeprefix("rule ")
+        if q.where not in PENDING and not prom.query(record):
+            problems.append(f"{q.where}: Prometheus recorded nothing (rule file not loaded?)")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_template_variable_has_values(prom: Prometheus):
+    _settled(prom)
+    problems = []
+    for where, metric, sel, label in variable_queries():
+        expr = Query(where, f"count by ({label}) ({metric}{sel})").promql()
+        values = [s["metric"].get(label, "") for s in prom.query(expr)]
+        if not any(values):
+            problems.append(f"{where}: no {label} values in {metric}")
+    assert not problems, "\n".join(problems)

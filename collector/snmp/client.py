@@ -11,6 +11,7 @@ into the exceptions of this module, in one place. Error messages name the target
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,9 +38,19 @@ from pysnmp.hlapi.v3arch.asyncio import (
 from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
 from pysnmp.proto import errind, rfc1902, rfc1905
 
+from collector.snmp import ber
 from collector.snmp.inventory import AuthProtocol, Device, PrivProtocol, SecurityLevel
 
 Value = int | str
+Oid = tuple[int, ...]
+# RFC 3416 error-status names, for messages.
+_ERROR_STATUS = dict(
+    enumerate(
+        "noError tooBig noSuchName badValue readOnly genErr noAccess wrongType wrongLength wrongEncoding "
+        "wrongValue noCreation inconsistentValue resourceUnavailable commitFailed undoFailed "
+        "authorizationError notWritable inconsistentName".split()
+    )
+)
 
 _AUTH = {
     AuthProtocol.SHA: usmHMACSHAAuthProtocol,
@@ -114,6 +125,7 @@ class Target:
     retries: int = 1
     use_getbulk: bool = True
     max_repetitions: int = 25
+    community: bytes | None = None  # v2c: sent by the fast path (ber.py); None for v3
 
     def __repr__(self) -> str:  # keep credentials out of logs and tracebacks
         return f"Target({self.name!r}, {self.host}:{self.port})"
@@ -169,15 +181,113 @@ def to_value(value: Any) -> Value | None:
     return None
 
 
-class SnmpClient:
-    """One per process: wraps the ``SnmpEngine`` (made in the component's cleanup context)."""
+def community_of(device: Device) -> bytes | None:
+    return device.community.get_secret_value().encode() if device.community is not None else None
 
-    def __init__(self, engine: SnmpEngine | None = None) -> None:
+
+class _V2cProtocol(asyncio.DatagramProtocol):
+    """One UDP socket for every v2c request; answers are routed to their waiter by request id."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.pending: dict[int, tuple[tuple[str, int], asyncio.Future[Any]]] = {}
+        self.undecodable = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        try:
+            decoded = ber.decode_response(data)
+        except (ber.BerError, IndexError):
+            self.undecodable += 1
+            return
+        waiter = self.pending.get(decoded[0])
+        if waiter is None or tuple(addr[:2]) != waiter[0] or waiter[1].done():
+            return  # late (after a retry answered), unknown or spoofed
+        del self.pending[decoded[0]]
+        waiter[1].set_result(decoded)
+
+
+class SnmpClient:
+    """One per process: wraps the ``SnmpEngine`` (made in the component's cleanup context).
+
+    v2c requests go through ``ber.py`` on one asyncio UDP socket (``fast_v2c``); v3 through
+    pysnmp (USM). Both return varbinds as ``(oid tuple, int | str | None | END_OF_MIB)``.
+    """
+
+    def __init__(self, engine: SnmpEngine | None = None, *, fast_v2c: bool = True) -> None:
         self.engine = engine or SnmpEngine()
+        self.fast_v2c = fast_v2c
         self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
+        self._v2c: _V2cProtocol | None = None
+        self._v2c_lock = asyncio.Lock()
+        self._request_id = secrets.randbelow(2**30)
 
     def close(self) -> None:
+        if self._v2c is not None and self._v2c.transport is not None:
+            self._v2c.transport.close()
         self.engine.close_dispatcher()
+
+    async def _v2c_endpoint(self) -> _V2cProtocol:
+        async with self._v2c_lock:
+            if self._v2c is None:
+                loop = asyncio.get_running_loop()
+                _, protocol = await loop.create_datagram_endpoint(
+                    _V2cProtocol, local_addr=("0.0.0.0", 0), family=socket.AF_INET
+                )
+                self._v2c = protocol
+            return self._v2c
+
+    async def _v2c_request(self, target: Target, kind: str, oids: list[Oid]) -> list[tuple[Oid, ber.Value]]:
+        assert target.community is not None
+        protocol = await self._v2c_endpoint()
+        loop = asyncio.get_running_loop()
+        pdu_type = {"get": ber.GET, "next": ber.GETNEXT, "bulk": ber.GETBULK}[kind]
+        address = (target.host, target.port)
+        for _attempt in range(target.retries + 1):
+            self._request_id = (self._request_id + 1) % 2**31
+            request_id = self._request_id
+            message = ber.encode_request(
+                target.community, pdu_type, request_id, oids, max_repetitions=target.max_repetitions
+            )
+            future: asyncio.Future[Any] = loop.create_future()
+            protocol.pending[request_id] = (address, future)
+            try:
+                assert protocol.transport is not None
+                protocol.transport.sendto(message, address)
+                _, status, index, varbinds = await asyncio.wait_for(future, target.timeout_seconds)
+            except TimeoutError:
+                continue
+            finally:
+                protocol.pending.pop(request_id, None)
+            if status:
+                self._raise_for_status(target, _ERROR_STATUS.get(status, str(status)), index)
+            return varbinds
+        if await port_unreachable(target.host, target.port):
+            raise SnmpUnreachable(f"{target.name} ({target.where}): port unreachable (nothing listens there)")
+        raise SnmpTimeout(
+            f"{target.name} ({target.where}): no response after {target.retries + 1} tries of "
+            f"{target.timeout_seconds:g}s (for v2c a wrong community looks the same)"
+        )
+
+    @staticmethod
+    def _raise_for_status(target: Target, name: str, index: int) -> None:
+        if name == "noSuchName":
+            raise SnmpNoSuchName(f"{target.name} ({target.where}): noSuchName at varbind {int(index)}")
+        raise SnmpErrorStatus(
+            f"{target.name} ({target.where}): agent answered {name} at varbind {int(index)}"
+        )
+
+    async def request(self, target: Target, kind: str, oids: list[Oid]) -> list[tuple[Oid, ber.Value]]:
+        """One GET/GETNEXT/GETBULK ("get", "next", "bulk"), varbinds normalised."""
+        if self.fast_v2c and target.community is not None:
+            return await self._v2c_request(target, kind, oids)
+        vbs = await self._request(target, kind, [(univ.ObjectIdentifier(o), univ.Null("")) for o in oids])
+        return [
+            (tuple(oid), ber.END_OF_MIB if isinstance(value, rfc1905.EndOfMibView) else to_value(value))
+            for oid, value in vbs
+        ]
 
     async def _transport(self, target: Target) -> UdpTransportTarget:
         key = (target.host, target.port, target.timeout_seconds, target.retries)
@@ -221,11 +331,7 @@ class SnmpClient:
             await self._raise_for_indication(target, indication)
         if status and int(status) != 0:
             name = status.prettyPrint() if hasattr(status, "prettyPrint") else str(status)
-            if name == "noSuchName":
-                raise SnmpNoSuchName(f"{target.name} ({target.where}): noSuchName at varbind {int(index)}")
-            raise SnmpErrorStatus(
-                f"{target.name} ({target.where}): agent answered {name} at varbind {int(index)}"
-            )
+            self._raise_for_status(target, name, int(index))
         return list(vbs)
 
     async def _raise_for_indication(self, target: Target, indication: Any) -> None:
@@ -252,11 +358,10 @@ class SnmpClient:
         out: dict[str, Value] = {}
         if not oids:
             return out
-        vbs = await self._request(target, "get", [(univ.ObjectIdentifier(o), univ.Null("")) for o in oids])
+        vbs = await self.request(target, "get", [tuple(int(x) for x in o.split(".")) for o in oids])
         for oid, value in vbs:
-            v = to_value(value)
-            if v is not None:
-                out[str(oid)] = v
+            if value is not None and value is not ber.END_OF_MIB:
+                out[".".join(map(str, oid))] = value  # type: ignore[assignment]
         return out
 
     async def walk(
@@ -275,9 +380,7 @@ class SnmpClient:
         while active and requests < max_requests:
             requests += 1
             kind = "bulk" if target.use_getbulk else "next"
-            vbs = await self._request(
-                target, kind, [(univ.ObjectIdentifier(cursor[c]), univ.Null("")) for c in active]
-            )
+            vbs = await self.request(target, kind, [cursor[c] for c in active])
             width = len(active)
             finished: set[str] = set()
             for i, (oid, value) in enumerate(vbs):
@@ -285,18 +388,12 @@ class SnmpClient:
                 if column in finished:
                     continue
                 prefix = prefixes[column]
-                oid_t = tuple(oid)
-                if (
-                    isinstance(value, rfc1905.EndOfMibView)
-                    or oid_t[: len(prefix)] != prefix
-                    or oid_t <= cursor[column]
-                ):
+                if value is ber.END_OF_MIB or oid[: len(prefix)] != prefix or oid <= cursor[column]:
                     finished.add(column)
                     continue
-                cursor[column] = oid_t
-                v = to_value(value)
-                if v is not None:
-                    result[column][".".join(map(str, oid_t[len(prefix) :]))] = v
+                cursor[column] = oid
+                if value is not None:
+                    result[column][".".join(map(str, oid[len(prefix) :]))] = value  # type: ignore[assignment]
             if not vbs:
                 break
             active = [c for c in active if c not in finished]

@@ -12,6 +12,7 @@ Per-device health (up, last poll duration, last error kind) reaches /metrics thr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -23,7 +24,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from alerting.clock import Clock
-from collector.snmp.client import SnmpClient, SnmpError, SnmpNoSuchName, Target, auth_for
+from collector.snmp.client import SnmpClient, SnmpError, SnmpNoSuchName, Target, auth_for, community_of
 from collector.snmp.inventory import Device, Inventory
 from collector.snmp.profiles import Profile, Translation, translate
 from collector.snmp.settings import SnmpSettings
@@ -80,6 +81,7 @@ def make_target(device: Device, settings: SnmpSettings, inventory: Inventory | N
         else (defaults.retries if defaults and defaults.retries is not None else settings.default_retries),
         use_getbulk=device.use_getbulk,
         max_repetitions=settings.max_repetitions,
+        community=community_of(device),
     )
 
 
@@ -122,16 +124,7 @@ async def poll_once(client: SnmpClient, target: Target, profiles: Iterable[Profi
 def _with_reps(target: Target, reps: int) -> Target:
     if reps == target.max_repetitions:
         return target
-    return Target(
-        target.name,
-        target.host,
-        target.port,
-        target.auth,
-        target.timeout_seconds,
-        target.retries,
-        target.use_getbulk,
-        reps,
-    )
+    return dataclasses.replace(target, max_repetitions=reps)
 
 
 class Poller:

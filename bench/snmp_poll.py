@@ -69,14 +69,46 @@ def netns_snmpd() -> Iterator[tuple[str, int, str]]:
         ip("-n", NS, "link", "set", "eth0", "up")
         (tmp / "conf").mkdir()
         (tmp / "persist").mkdir()
-        (tmp / "conf" / "snmpd.conf").write_text(f"agentAddress udp:10.254.0.2:16100\nrocommunity {COMMUNITY} 10.254.0.0/30\n")
-        env = {"SNMPCONFPATH": str(tmp / "conf"), "SNMP_PERSISTENT_DIR": str(tmp / "persist"), "PATH": "/usr/sbin:/usr/bin:/bin"}
+        (tmp / "conf" / "snmpd.conf").write_text(
+            f"agentAddress udp:10.254.0.2:16100\nrocommunity {COMMUNITY} 10.254.0.0/30\n"
+        )
+        env = {
+            "SNMPCONFPATH": str(tmp / "conf"),
+            "SNMP_PERSISTENT_DIR": str(tmp / "persist"),
+            "PATH": "/usr/sbin:/usr/bin:/bin",
+        }
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", NS, "snmpd", "-f", "-Lf", str(tmp / "snmpd.log"), "-C", "-c", str(tmp / "conf" / "snmpd.conf")],
+            [
+                "ip",
+                "netns",
+                "exec",
+                NS,
+                "snmpd",
+                "-f",
+                "-Lf",
+                str(tmp / "snmpd.log"),
+                "-C",
+                "-c",
+                str(tmp / "conf" / "snmpd.conf"),
+            ],
             env=env,
         )
         deadline = time.monotonic() + 10
-        while subprocess.run(["snmpget", "-v2c", "-c", COMMUNITY, "-t", "0.3", "-r", "0", "10.254.0.2:16100", "1.3.6.1.2.1.1.3.0"], capture_output=True).returncode:
+        while subprocess.run(
+            [
+                "snmpget",
+                "-v2c",
+                "-c",
+                COMMUNITY,
+                "-t",
+                "0.3",
+                "-r",
+                "0",
+                "10.254.0.2:16100",
+                "1.3.6.1.2.1.1.3.0",
+            ],
+            capture_output=True,
+        ).returncode:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("snmpd in the netns did not answer")
             time.sleep(0.1)
@@ -105,7 +137,8 @@ def exporter_config(community: str) -> dict:
     profile = load_profiles()["interfaces"]
     table = profile.tables[0]
     lookups = [
-        {"labels": ["ifIndex"], "labelname": name, "oid": oid, "type": "DisplayString"} for name, oid in table.lookups.items()
+        {"labels": ["ifIndex"], "labelname": name, "oid": oid, "type": "DisplayString"}
+        for name, oid in table.lookups.items()
     ]
     metrics = []
     for i, c in enumerate(table.columns):
@@ -145,7 +178,12 @@ def bench_exporter(host: str, port: int, community: str, polls: int) -> dict[str
     (tmp / "snmp.yml").write_text(yaml.safe_dump(exporter_config(community)))
     web_port = free_udp_port()  # a free TCP port is as good a guess; checked below
     proc = subprocess.Popen(
-        [exe, f"--config.file={tmp / 'snmp.yml'}", f"--web.listen-address=127.0.0.1:{web_port}", "--log.level=warn"],
+        [
+            exe,
+            f"--config.file={tmp / 'snmp.yml'}",
+            f"--web.listen-address=127.0.0.1:{web_port}",
+            "--log.level=warn",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -154,7 +192,7 @@ def bench_exporter(host: str, port: int, community: str, polls: int) -> dict[str
         deadline = time.monotonic() + 10
         while True:
             try:
-                body = urllib.request.urlopen(url, timeout=10).read().decode()  # noqa: S310 -- loopback
+                body = urllib.request.urlopen(url, timeout=10).read().decode()
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
@@ -162,25 +200,36 @@ def bench_exporter(host: str, port: int, community: str, polls: int) -> dict[str
                 time.sleep(0.1)
         series = sum(1 for line in body.splitlines() if line.startswith("c") and "ifIndex=" in line)
         for _ in range(3):
-            urllib.request.urlopen(url, timeout=10).read()  # noqa: S310
+            urllib.request.urlopen(url, timeout=10).read()
         cpu0, wall0 = proc_cpu_seconds(proc.pid), time.perf_counter()
         for _ in range(polls):
-            urllib.request.urlopen(url, timeout=10).read()  # noqa: S310
+            urllib.request.urlopen(url, timeout=10).read()
         cpu1, wall1 = proc_cpu_seconds(proc.pid), time.perf_counter()
     finally:
         proc.terminate()
         proc.wait(timeout=5)
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"cpu_ms": (cpu1 - cpu0) / polls * 1000, "wall_ms": (wall1 - wall0) / polls * 1000, "series": series}
+    return {
+        "cpu_ms": (cpu1 - cpu0) / polls * 1000,
+        "wall_ms": (wall1 - wall0) / polls * 1000,
+        "series": series,
+    }
 
 
-async def bench_wardwatch(host: str, port: int, community: str, polls: int, top: int) -> dict[str, object]:
+async def bench_wardwatch(
+    host: str, port: int, community: str, polls: int, top: int, *, fast_v2c: bool = True
+) -> dict[str, object]:
     device = parse_inventory(
-        {"devices": [{"name": "bench", "address": host, "port": port, "community": community, "timeout_seconds": 5}]}, "bench"
+        {
+            "devices": [
+                {"name": "bench", "address": host, "port": port, "community": community, "timeout_seconds": 5}
+            ]
+        },
+        "bench",
     ).devices[0]
     target = make_target(device, SnmpSettings())
     profiles = [load_profiles()["interfaces"]]
-    client = SnmpClient()
+    client = SnmpClient(fast_v2c=fast_v2c)
     try:
         result = None
         for _ in range(3):
@@ -219,7 +268,9 @@ async def bench_wardwatch(host: str, port: int, community: str, polls: int, top:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.snmp_poll")
-    default_agent = "netns" if os.geteuid() == 0 and shutil.which("ip") and shutil.which("snmpd") else "snmpsim"
+    default_agent = (
+        "netns" if os.geteuid() == 0 and shutil.which("ip") and shutil.which("snmpd") else "snmpsim"
+    )
     parser.add_argument("--agent", choices=["netns", "snmpsim"], default=default_agent)
     parser.add_argument("--polls", type=int, default=50)
     parser.add_argument("--profile-top", type=int, default=12)
@@ -227,19 +278,29 @@ def main() -> int:
     agent = netns_snmpd() if args.agent == "netns" else snmpsim_switch()
     with agent as (host, port, community):
         ours = asyncio.run(bench_wardwatch(host, port, community, args.polls, args.profile_top))
+        via_pysnmp = asyncio.run(bench_wardwatch(host, port, community, args.polls, 0, fast_v2c=False))
         theirs = bench_exporter(host, port, community, args.polls)
-    print(f"agent: {args.agent} ({host}:{port}), {ours['rows']} interfaces, {ours['varbinds']} varbinds per poll, {args.polls} polls each")
+    print(
+        f"agent: {args.agent} ({host}:{port}), {ours['rows']} interfaces, {ours['varbinds']} varbinds per poll, {args.polls} polls each"
+    )
     print(f"{'poller':<34} {'CPU ms/poll':>12} {'wall ms/poll':>13} {'series':>7}")
-    print(f"{'wardwatch (pysnmp, raw varbinds)':<34} {ours['cpu_ms']:>12.1f} {ours['wall_ms']:>13.1f} {ours['series']:>7}")
+    print(
+        f"{'wardwatch (v2c BER codec)':<34} {ours['cpu_ms']:>12.1f} {ours['wall_ms']:>13.1f} {ours['series']:>7}"
+    )
+    print(
+        f"{'wardwatch via pysnmp/pyasn1':<34} {via_pysnmp['cpu_ms']:>12.1f} {via_pysnmp['wall_ms']:>13.1f} {via_pysnmp['series']:>7}"
+    )
     if theirs:
-        print(f"{'prometheus-snmp-exporter 0.21':<34} {theirs['cpu_ms']:>12.1f} {theirs['wall_ms']:>13.1f} {theirs['series']:>7}")
+        print(
+            f"{'prometheus-snmp-exporter 0.21':<34} {theirs['cpu_ms']:>12.1f} {theirs['wall_ms']:>13.1f} {theirs['series']:>7}"
+        )
     cpu_s = float(ours["cpu_ms"]) / 1000  # type: ignore[arg-type]
     print(
         f"wardwatch: {float(ours['varbinds']) / cpu_s:,.0f} varbinds per CPU-second; "  # type: ignore[arg-type]
         f"1,000 such switches every 60 s need {1000 * cpu_s / 60:.2f} cores; "
         f"20 concurrent polls: {ours['concurrent_cpu_ms']:.1f} CPU ms/poll, {ours['concurrent_wall_s']:.2f} s wall"
     )
-    print("\nwhere wardwatch's CPU goes (10 polls, by own time):")
+    print("\nwhere wardwatch's CPU goes (v2c BER codec, 10 polls, by own time):")
     print(ours["profile"])
     return 0
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Protocol
 
 from alerting.model import Alert, Category, Severity, Source, fingerprint_for
@@ -81,6 +81,7 @@ class AlertState:
     reported_value: float | None = None  # the value last sent out in a transition
     reported_at: float | None = None
     last_event_at: float | None = None  # event rules: the newest matching event
+    series: tuple[tuple[str, str], ...] | None = None  # the series' own labels (None: event or recovered)
 
 
 class TransitionKind(StrEnum):
@@ -130,13 +131,42 @@ class AlertTransition:
 States = Mapping[str, AlertState]  # by fingerprint
 
 
-@dataclass(frozen=True)
 class Observation:
-    labels: dict[str, str]
-    value: float | None
-    trigger: bool
-    cleared: bool  # the clear condition holds (= not trigger when the rule has none)
-    source: SourceRef | None
+    """One instance of a rule as seen now. Labels and fingerprint are built only when needed (most
+    observations neither trigger nor have a state), which is most of the cost of a naive evaluator."""
+
+    __slots__ = ("_fp", "_labels", "cleared", "rule", "series", "source", "src", "trigger", "value")
+
+    def __init__(
+        self,
+        rule: RuleConfig,
+        src: SourceState | None,
+        series: tuple[tuple[str, str], ...],
+        value: float | None,
+        trigger: bool,
+        cleared: bool,  # the clear condition holds (= not trigger when the rule has none)
+        *,
+        labels: dict[str, str] | None = None,
+        source: SourceRef | None = None,
+    ) -> None:
+        self.rule, self.src, self.series = rule, src, series
+        self.value, self.trigger, self.cleared = value, trigger, cleared
+        self.source = source if source is not None or src is None else (src.kind.value, src.name)
+        self._labels = labels
+        self._fp: str | None = None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        if self._labels is None:
+            assert self.src is not None
+            self._labels = _labels(self.rule, self.src, self.series)
+        return self._labels
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fp is None:
+            self._fp = fingerprint_for(self.rule.name, self.labels)
+        return self._fp
 
 
 @dataclass(frozen=True)
@@ -160,7 +190,7 @@ def evaluate(
     their states as they were). ``events`` are the events that arrived since the last call."""
     t = now.timestamp()
     scope = None if sources is None else set(sources)
-    ctx = _Context(state, t, options)
+    ctx = _Context(state, t, options, scope)
     new_states: dict[str, AlertState] = dict(previous)
     transitions: list[AlertTransition] = []
     by_rule: dict[str, list[AlertState]] = {}
@@ -177,27 +207,40 @@ def evaluate(
         if isinstance(rule.condition, EventCondition):
             _evaluate_events(rule, rule.condition, ctx, events, prev, emit)
             continue
-        observed: dict[str, Observation] = {}
+        observed: dict[tuple[SourceRef | None, tuple[tuple[str, str], ...]], Observation] = {}
         in_scope: set[SourceRef] = set()
-        for src in ctx.sources(rule.select, scope):
+        watched = {st.source for st in prev}
+        for src in ctx.sources(rule.select):
             ref = (src.kind.value, src.name)
             if not isinstance(rule.condition, MissingCondition) and ctx.stale(src):
                 continue  # keep what we had: we cannot see
             in_scope.add(ref)
-            for obs in _observe(rule, src, ctx):
-                observed[fingerprint_for(rule.name, obs.labels)] = obs
+            for obs in _observe(rule, src, ctx, ref in watched):
+                observed[(obs.source, obs.series)] = obs
         for st in prev:
-            obs = observed.pop(st.fingerprint, None)
+            if st.series is not None:
+                obs = observed.pop((st.source, st.series), None)
+            else:  # recovered from the store after a restart: find it by fingerprint, once
+                obs = _pop_by_fingerprint(observed, st)
             if obs is None:
                 if st.source is not None and st.source not in in_scope:
                     continue  # out of this call's scope, stale, or unknown (after a restart): unchanged
                 emit.gone(st)
             else:
                 emit.step(st, obs)
-        for fp, obs in observed.items():
+        for obs in observed.values():
             if obs.trigger:
-                emit.start(fp, obs)
+                emit.start(obs.fingerprint, obs)
     return transitions, new_states
+
+
+def _pop_by_fingerprint(
+    observed: dict[tuple[SourceRef | None, tuple[tuple[str, str], ...]], Observation], st: AlertState
+) -> Observation | None:
+    for key, obs in observed.items():
+        if key[0] == st.source and obs.fingerprint == st.fingerprint:
+            return observed.pop(key)
+    return None
 
 
 class _Emitter:
@@ -238,6 +281,7 @@ class _Emitter:
             active_since=self.t if since is None else since,
             value=obs.value,
             source=obs.source,
+            series=obs.series if obs.src is not None else None,
         )
         self.states[fp] = st
         self._maybe_fire(st)
@@ -255,14 +299,14 @@ class _Emitter:
             if not obs.trigger:
                 del self.states[st.fingerprint]
                 return
-            st = replace(st, value=obs.value, labels=obs.labels)
+            st = replace(st, value=obs.value)
             self.states[st.fingerprint] = st
             self._maybe_fire(st)
             return
         if obs.cleared:
             self.resolve(st, obs.value)
             return
-        st = replace(st, value=obs.value)
+        st = replace(st, value=obs.value, series=obs.series if obs.src is not None else st.series)
         if (
             obs.value != st.reported_value
             and st.reported_at is not None
@@ -300,17 +344,44 @@ def _full(pattern: str, text: str) -> bool:
 class _Context:
     """Per-call caches: which sources a selector picks, and each latest snapshot indexed by metric name."""
 
-    def __init__(self, state: State, t: float, options: EvaluationOptions) -> None:
+    def __init__(
+        self, state: State, t: float, options: EvaluationOptions, scope: set[SourceRef] | None
+    ) -> None:
         self.state, self.t, self.options = state, t, options
         self._index: dict[int, dict[str, list[tuple[SeriesKey, float]]]] = {}
-        self._all = list(state.sources())
+        if scope is None:
+            self._all = list(state.sources())
+        else:  # the immediate path: one source, not a scan of all of them
+            found = (state.get(SourceKind(kind), name) for kind, name in scope)
+            self._all = [src for src in found if src is not None]
+        self._selected: dict[tuple[object, ...], list[SourceState]] = {}  # rules share selectors
+        self._windows: dict[tuple[int, SeriesKey], list[tuple[float, float]]] = {}
+        self._memo: dict[tuple[object, ...], float | None] = {}
 
-    def sources(self, sel: Selector, scope: set[SourceRef] | None) -> Iterable[SourceState]:
-        for src in self._all:
-            if scope is not None and (src.kind.value, src.name) not in scope:
-                continue
-            if selects(sel, src):
-                yield src
+    def sources(self, sel: Selector) -> list[SourceState]:
+        key = (*(getattr(sel, f) for f in _SELECTOR_FIELDS), tuple(sorted(sel.labels.items())))
+        picked = self._selected.get(key)
+        if picked is None:
+            picked = self._selected[key] = [src for src in self._all if selects(sel, src)]
+        return picked
+
+    def window(self, src: SourceState, key: SeriesKey) -> list[tuple[float, float]]:
+        """The series' window, read once per call however many rules look at it."""
+        cache_key = (id(src), key)
+        points = self._windows.get(cache_key)
+        if points is None:
+            points = self._windows[cache_key] = src.series_window(key)
+        return points
+
+    def memo(
+        self, src: SourceState, key: SeriesKey, what: tuple[object, ...], compute: Callable[[], float | None]
+    ) -> float | None:
+        """A rate or a prediction of one series, computed once per call for rules that share it."""
+        cache_key = (id(src), key, what)
+        if cache_key in self._memo:
+            return self._memo[cache_key]
+        value = self._memo[cache_key] = compute()
+        return value
 
     def stale(self, src: SourceState) -> bool:
         if src.last_seen is None:
@@ -331,6 +402,9 @@ class _Context:
         if metric == AGENT_CLOCK_SKEW and src.clock_skew_seconds is not None:
             out = [*out, ((AGENT_CLOCK_SKEW, ()), src.clock_skew_seconds)]
         return out
+
+
+_SELECTOR_FIELDS = ("kind", "host", "device", *SELECTOR_LABELS)
 
 
 def selects(sel: Selector, src: SourceState) -> bool:
@@ -374,7 +448,9 @@ def _compare(c: Comparison | None, value: float, trigger: bool) -> bool:
 # ------------------------------------------------------------------------------------- the conditions
 
 
-def _observe(rule: RuleConfig, src: SourceState, ctx: _Context) -> Iterable[Observation]:
+def _observe(rule: RuleConfig, src: SourceState, ctx: _Context, keep: bool) -> Iterable[Observation]:
+    """The rule's observations of one source: those that trigger, and with ``keep`` (the source has alert
+    states for this rule) also those that do not, so a firing alert can see it cleared."""
     c = rule.condition
     ref = (src.kind.value, src.name)
     if isinstance(c, MissingCondition):
@@ -384,28 +460,32 @@ def _observe(rule: RuleConfig, src: SourceState, ctx: _Context) -> Iterable[Obse
             if _matches(c.match, key[1]):
                 v = _transform(c.transform, raw, ctx.t)
                 trig = OPS[c.op](v, c.value)
-                yield Observation(_labels(rule, src, key[1]), v, trig, _compare(c.clear, v, trig), ref)
+                if trig or keep:
+                    yield Observation(rule, src, key[1], v, trig, _compare(c.clear, v, trig), source=ref)
     elif isinstance(c, CompareCondition):
         others = {key[1]: v for key, v in ctx.series(src, c.other)}
         for key, v in ctx.series(src, c.metric):
             if _matches(c.match, key[1]) and key[1] in others:
                 trig = OPS[c.op](v, others[key[1]] * c.factor)
-                yield Observation(_labels(rule, src, key[1]), v, trig, not trig, ref)
+                if trig or keep:
+                    yield Observation(rule, src, key[1], v, trig, not trig, source=ref)
     elif isinstance(c, AllCondition):
-        yield from _all(rule, c, src, ctx)
+        yield from _all(rule, c, src, ctx, keep)
     elif isinstance(c, ChangeCondition):
         for key, _ in ctx.series(src, c.metric):
             if _matches(c.match, key[1]):
                 delta = _last_change(c, src, key, ctx.t)
                 trig = delta is not None
-                yield Observation(_labels(rule, src, key[1]), delta, trig, not trig, ref)
+                if trig or keep:
+                    yield Observation(rule, src, key[1], delta, trig, not trig, source=ref)
     elif isinstance(c, RateCondition):
         for key, _ in ctx.series(src, c.metric):
             if _matches(c.match, key[1]):
-                r = counter_rate(src.series_window(key), c.window)
+                r = ctx.memo(src, key, ("rate", c.window), partial(_rate, ctx, src, key, c.window))
                 if r is not None:
                     trig = OPS[c.op](r, c.value)
-                    yield Observation(_labels(rule, src, key[1]), r, trig, _compare(c.clear, r, trig), ref)
+                    if trig or keep:
+                        yield Observation(rule, src, key[1], r, trig, _compare(c.clear, r, trig), source=ref)
     elif isinstance(c, PredictCondition):
         limits = {k[1]: v for k, v in ctx.series(src, c.limit_metric)} if c.limit_metric else {}
         for key, _ in ctx.series(src, c.metric):
@@ -414,9 +494,25 @@ def _observe(rule: RuleConfig, src: SourceState, ctx: _Context) -> Iterable[Obse
             limit = c.limit if c.limit is not None else limits.get(key[1])
             if limit is None:
                 continue
-            hours = hours_until(src.series_window(key), limit, c.window, c.min_samples, c.min_span)
+            hours = ctx.memo(
+                src,
+                key,
+                ("predict", limit, c.window, c.min_samples, c.min_span),
+                partial(_predict, ctx, src, key, limit, c),
+            )
             trig = hours is not None and hours <= c.hours
-            yield Observation(_labels(rule, src, key[1]), hours, trig, not trig, ref)
+            if trig or keep:
+                yield Observation(rule, src, key[1], hours, trig, not trig, source=ref)
+
+
+def _rate(ctx: _Context, src: SourceState, key: SeriesKey, window: float) -> float | None:
+    return counter_rate(ctx.window(src, key), window)
+
+
+def _predict(
+    ctx: _Context, src: SourceState, key: SeriesKey, limit: float, c: PredictCondition
+) -> float | None:
+    return hours_until(ctx.window(src, key), limit, c.window, c.min_samples, c.min_span)
 
 
 def _transform(kind: str, v: float, t: float) -> float:
@@ -435,10 +531,12 @@ def _missing(rule: RuleConfig, c: MissingCondition, src: SourceState, t: float) 
     failing = c.include_errors and src.last_error is not None
     trig = silent or failing
     value = age if math.isfinite(age) else None
-    return Observation(_labels(rule, src, ()), value, trig, not trig, (src.kind.value, src.name))
+    return Observation(rule, src, (), value, trig, not trig)
 
 
-def _all(rule: RuleConfig, c: AllCondition, src: SourceState, ctx: _Context) -> Iterable[Observation]:
+def _all(
+    rule: RuleConfig, c: AllCondition, src: SourceState, ctx: _Context, keep: bool
+) -> Iterable[Observation]:
     first, *rest = c.conditions
     others = [
         {
@@ -455,7 +553,8 @@ def _all(rule: RuleConfig, c: AllCondition, src: SourceState, ctx: _Context) -> 
         trig = OPS[first.op](v, first.value) and all(
             OPS[o.op](vals[key[1]], o.value) for o, vals in zip(rest, others, strict=True)
         )
-        yield Observation(_labels(rule, src, key[1]), v, trig, not trig, (src.kind.value, src.name))
+        if trig or keep:
+            yield Observation(rule, src, key[1], v, trig, not trig)
 
 
 def _last_change(c: ChangeCondition, src: SourceState, key: SeriesKey, t: float) -> float | None:
@@ -548,7 +647,7 @@ def _evaluate_events(
         st = current.get(fp)
         if opens:
             if st is None:
-                obs = Observation(labels, 1.0, True, False, ref)
+                obs = Observation(rule, None, (), 1.0, True, False, labels=labels, source=ref)
                 emit.start(fp, obs, since=ev.received_at)
                 st = emit.states.get(fp)
                 if st is not None:

@@ -313,3 +313,21 @@ async def test_the_loop_evaluates_a_new_report_at_once(store: IncidentStore) -> 
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_a_full_evaluation_in_chunks_sees_every_source_once(store: IncidentStore) -> None:
+    clock = FakeClock(T0)
+    state = State()
+    for i in range(250):
+        src = add_source(state, f"host-{i:03d}")
+        observe(state, src, clock.now(), {key(FS, **FS_LABELS): 0.95 if i % 2 else 0.5})
+    runner = make_runner(store, state, clock, [fs_rule()], chunk_size=100)
+    transitions = await runner.run_once()
+    assert len(transitions) == 125
+    assert len(await store.list(limit=1000)) == 125
+    clock.advance(15)
+    for i in range(250):
+        observe(state, state.get(SourceKind.AGENT, f"host-{i:03d}"), clock.now(), {key(FS, **FS_LABELS): 0.5})  # type: ignore[arg-type]
+    transitions = await runner.run_once()
+    assert len(transitions) == 125
+    assert {i.status for i in await store.list(limit=1000)} == {Status.RESOLVED}

@@ -45,17 +45,17 @@ def test_decodes_what_pyasn1_encodes(oid: tuple[int, ...], integer: int, counter
         4242,
         [
             (oid, V2C.Integer(integer)),
-            (oid + (1,), V2C.Counter64(counter)),
-            (oid + (2,), V2C.OctetString(text.encode())),
-            (oid + (3,), V2C.ObjectIdentifier(oid)),
-            (oid + (4,), V2C.IpAddress("10.1.2.3")),
-            (oid + (5,), api.v2c.NoSuchInstance("")),
-            (oid + (6,), api.v2c.EndOfMibView("")),
+            ((*oid, 1), V2C.Counter64(counter)),
+            ((*oid, 2), V2C.OctetString(text.encode())),
+            ((*oid, 3), V2C.ObjectIdentifier(oid)),
+            ((*oid, 4), V2C.IpAddress("10.1.2.3")),
+            ((*oid, 5), api.v2c.NoSuchInstance("")),
+            ((*oid, 6), api.v2c.EndOfMibView("")),
         ],
     )
     request_id, status, index, varbinds = ber.decode_response(data)
     assert (request_id, status, index) == (4242, 0, 0)
-    assert [o for o, _ in varbinds] == [oid, *(oid + (i,) for i in range(1, 7))]
+    assert [o for o, _ in varbinds] == [oid, *((*oid, i) for i in range(1, 7))]
     values = [v for _, v in varbinds]
     assert values[0] == integer and values[1] == counter
     assert values[2] == to_value(V2C.OctetString(text.encode()))  # the same text as the pysnmp path

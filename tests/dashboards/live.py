@@ -34,7 +34,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from alerting.clock import SystemClock
+from collector import keys
 from collector.app import COMPONENTS, create_app
+from collector.catalog import MetricType
 from collector.settings import CollectorSettings, hash_token
 from collector.snmp.simulator import start_simulator
 from tests.collector.conftest import report_dict
@@ -123,6 +125,21 @@ class LiveCollector:
         )
         with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
             assert resp.status == 200, resp.read()
+
+    def declared_names(self) -> set[str]:
+        """Every metric name the running collector's modules declare: the catalog (agent metrics, SNMP
+        profiles) as exposed, and every family and sample name on /metrics (prometheus-client objects)."""
+        catalog = self._app[keys.CATALOG]
+        names = set()
+        for name in catalog.names():
+            info = catalog.get(name)
+            names.add(f"{name}_info" if info is not None and info.type is MetricType.INFO else name)
+        for line in self.metrics_text().splitlines():
+            if line.startswith("# TYPE "):
+                names.add(line.split()[2])
+            elif line and not line.startswith("#"):
+                names.add(line.split("{", 1)[0].split(" ", 1)[0])
+        return names
 
     def metrics_text(self) -> str:
         with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as resp:  # noqa: S310

@@ -12,8 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboards.expressions import Query, panel_queries, rule_queries, variable_queries
-from tests.dashboards.live import live_stack
+from tests.dashboards.expressions import (
+    Query,
+    names_in,
+    panel_queries,
+    recording_rules,
+    rule_queries,
+    variable_queries,
+)
+from tests.dashboards.live import LiveCollector, live_stack
 from tests.support.prometheus import Prometheus
 
 pytestmark = pytest.mark.slow
@@ -23,10 +30,15 @@ PENDING: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveCollector, Prometheus]]:
     tmp: Path = tmp_path_factory.mktemp("live")
-    with live_stack(tmp) as (_collector, prometheus):
-        yield prometheus
+    with live_stack(tmp) as running:
+        yield running
+
+
+@pytest.fixture
+def prom(stack: tuple[LiveCollector, Prometheus]) -> Prometheus:
+    return stack[1]
 
 
 def _check(prom: Prometheus, queries: list[Query]) -> list[str]:
@@ -89,3 +101,39 @@ def test_every_template_variable_has_values(prom: Prometheus):
         if not any(values):
             problems.append(f"{where}: no {label} values in {metric}")
     assert not problems, "\n".join(problems)
+
+
+def test_every_metric_name_a_panel_or_rule_uses_is_declared_by_a_module(stack):
+    collector, _prom = stack
+    declared = collector.declared_names() | {r["record"] for r in recording_rules()}
+    used: dict[str, set[str]] = {}
+    for q in panel_queries() + rule_queries():
+        for name in names_in(q.expr):
+            used.setdefault(name, set()).add(q.where)
+    for where, metric, sel, _label in variable_queries():
+        for name in names_in(metric + sel):
+            used.setdefault(name, set()).add(where)
+    undeclared = {name: sorted(wheres) for name, wheres in used.items() if name not in declared}
+    assert undeclared == {}
+
+
+def test_every_recording_rule_is_used_by_a_dashboard_or_another_rule():
+    exprs = [q.expr for q in panel_queries()] + [r["expr"] for r in recording_rules()]
+    exprs += [metric for _, metric, _, _ in variable_queries()]
+    unused = [
+        r["record"] for r in recording_rules() if not any(r["record"] in e for e in exprs if e != r["expr"])
+    ]
+    assert unused == []
+
+
+# Panels the issue asks for that need metrics no module declares yet (docs/dashboards.md, "Not built yet").
+# The day one is declared this fails, so the panel gets built instead of forgotten.
+ANNOUNCED_BUT_UNDECLARED = {
+    "wardwatch_notifications_total": "incidents: pages per person and delivery results (issue 5 announces it)",
+}
+
+
+def test_announced_metrics_for_missing_panels_are_still_undeclared(stack):
+    collector, _prom = stack
+    landed = sorted(set(ANNOUNCED_BUT_UNDECLARED) & collector.declared_names())
+    assert landed == [], f"{landed} landed: build the panels listed for them and drop them from this list"

@@ -29,6 +29,7 @@ COMPONENTS: tuple[str, ...] = (
     "collector.health",  # GET /healthz, /readyz
     "collector.snmp.component",  # SNMP poller, scheduler and trap receiver (settings.snmp)
     "alerting.component",  # rules, incident store, intake (POST /api/v1/alerts/alertmanager, ...)
+    "alerting.notify.component",  # outbox delivery worker, GET/POST /links/{token} (settings.notify)
 )
 
 

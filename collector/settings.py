@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints,
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.settings_file import load_settings
+from alerting.notify.settings import NotifySettings
 from collector.snmp.settings import SnmpSettings
 
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -92,6 +93,7 @@ class CollectorSettings(BaseSettings):
     snmp: SnmpSettings = SnmpSettings()
     agents: list[AgentCredential] = []
     alerting: AlertingSettings = AlertingSettings()
+    notify: NotifySettings = NotifySettings()  # channels, link signing, outbox policy (alerting.notify)
     # Development only: accept any agent without a token. Never in production.
     allow_unauthenticated_agents: bool = False
     # A single shared admin/API token for operator endpoints (hashed); issue 4 replaces this with roles.

@@ -107,7 +107,7 @@ async def poll_once(client: SnmpClient, target: Target, profiles: Iterable[Profi
         merged.info.update(part.info)
         merged.rows.update(part.rows)
     uptime = scalars.get(SYS_UPTIME)
-    if not merged.samples and not isinstance(uptime, int):
+    if not merged.samples:  # it answers, but has nothing the profiles ask for: wrong profile or view
         raise SnmpNoSuchName(
             f"{target.name} ({target.where}): none of the profiles' OIDs exist on the device"
         )

@@ -11,6 +11,7 @@ from collector.snmp.client import (
     SnmpAuthError,
     SnmpClient,
     SnmpError,
+    SnmpNoSuchName,
     SnmpTimeout,
     SnmpUnknownUser,
     SnmpUnreachable,
@@ -101,6 +102,14 @@ async def test_failures_are_told_apart_and_leak_no_secret(snmpd: Snmpd, client: 
         text = str(err) + repr(err) + repr(err.args)
         for secret in (COMMUNITY, "not-the-Community-7", V3_AUTH, V3_PRIV, "wrong-Auth-Pass-9"):
             assert secret not in text
+
+
+async def test_a_profile_the_device_does_not_have_is_no_such_name(snmpd: Snmpd, client: SnmpClient) -> None:
+    with pytest.raises(SnmpNoSuchName, match="none of the profiles' OIDs exist"):
+        await poll_once(client, make_target(snmpd.device(), SETTINGS), _profiles("huawei", "ups"))
+    v3 = make_target(snmpd.v3_device(), SETTINGS)
+    with pytest.raises(SnmpNoSuchName):
+        await poll_once(client, v3, _profiles("cisco"))
 
 
 async def test_target_repr_hides_credentials(snmpd: Snmpd) -> None:

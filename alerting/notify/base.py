@@ -8,7 +8,6 @@ text that came from outside (an exception, a response body) is scrubbed of the c
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Protocol
@@ -195,8 +194,3 @@ def check_robot_answer(
         return
     msg = scrub(str(answer.get(message_field, ""))[:_BODY_SNIPPET], secrets)
     raise NotifyError(f"{where}: {code_field} {code}: {msg}", retryable=code in set(retryable_codes))
-
-
-async def in_thread_with_timeout(func: Any, *args: Any, timeout_seconds: float) -> Any:
-    """Run blocking ``func`` in a thread, bounded by ``timeout_seconds`` (the thread's own timeouts end it)."""
-    return await asyncio.wait_for(asyncio.to_thread(func, *args), timeout_seconds)

@@ -28,6 +28,7 @@ class _Words:
     reason: str
     test_note: str
     status: str
+    events: dict[str, str]
 
 
 ZH = _Words(
@@ -50,7 +51,8 @@ ZH = _Words(
     system="系统",
     reason="原因",
     test_note="这是一条测试消息，无需处理。",
-    status="状态",
+    status="进展",
+    events={"opened": "已创建", "acknowledged": "已确认", "escalated": "已升级", "resolved": "已解决"},
 )
 EN = _Words(
     kinds={"page": "ALERT", "progress": "UPDATE", "test": "TEST"},
@@ -72,7 +74,13 @@ EN = _Words(
     system="system",
     reason="Why",
     test_note="This is a test message; no action is needed.",
-    status="Status",
+    status="Update",
+    events={
+        "opened": "opened",
+        "acknowledged": "acknowledged",
+        "escalated": "escalated",
+        "resolved": "resolved",
+    },
 )
 
 
@@ -115,9 +123,9 @@ def lines(n: Notification) -> list[tuple[str, str]]:
         (w.since, _since(n)),
         (w.severity, f"{i.severity} {category}"),
     ]
-    if n.kind == "progress":
-        facts.append((w.status, i.status))
-    if n.reason:
+    if n.kind == "progress":  # a stakeholder update: the reason is the event
+        facts.append((w.status, w.events.get(n.reason, n.reason)))
+    elif n.reason:
         facts.append((w.reason, n.reason))
     if i.plan_url:
         facts.append((w.plan, i.plan_url))

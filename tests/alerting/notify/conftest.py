@@ -42,12 +42,12 @@ def incident_info(**overrides: object) -> IncidentInfo:
     return IncidentInfo(**values)  # type: ignore[arg-type]
 
 
-def notification(kind: str, address: str, **overrides: object) -> Notification:
+def notification(contact_kind: str, address: str, **overrides: object) -> Notification:
     values: dict[str, object] = {
         "kind": "page",
         "person_id": "zhangsan",
         "person_name": "张三",
-        "contact": ContactMethod(kind=kind, address=address),
+        "contact": ContactMethod(kind=contact_kind, address=address),
         "incident": incident_info(),
         "reason": "P1 system_failure: level 1 of default",
         "language": "zh",

@@ -15,6 +15,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+from collector.state import SeriesKey, SourceState, series_key
+
 WRAP_32 = 2**32
 WRAP_64 = 2**64
 
@@ -81,3 +83,12 @@ def rate(
     if seconds == 0:
         return None
     return total / seconds
+
+
+def window_rate(
+    source: SourceState, key: SeriesKey, *, bits: int = 64, max_per_second: float | None = None
+) -> float | None:
+    """``rate()`` of one counter series over a source's window in the state, with the device's
+    sysUpTime (``wardwatch_snmp_sys_uptime_seconds``, recorded on every poll) marking restarts."""
+    uptimes = source.series_window(series_key("wardwatch_snmp_sys_uptime_seconds"))
+    return rate(source.series_window(key), bits=bits, uptimes=uptimes, max_per_second=max_per_second)

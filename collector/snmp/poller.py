@@ -28,11 +28,12 @@ from collector.snmp.client import SnmpClient, SnmpError, SnmpNoSuchName, Target,
 from collector.snmp.inventory import Device, Inventory
 from collector.snmp.profiles import Profile, Translation, translate
 from collector.snmp.settings import SnmpSettings
-from collector.state import SeriesKey, Snapshot, SourceKind, State
+from collector.state import SeriesKey, Snapshot, SourceKind, State, series_key
 
 log = logging.getLogger("wardwatch.snmp")
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+SYS_UPTIME_METRIC = "wardwatch_snmp_sys_uptime_seconds"  # declared by the shipped system profile
 ASSET_LABELS = ("site", "room", "rack", "role", "system")
 # Varbinds asked per GETBULK: rows × columns stays near this so answers fit one UDP datagram.
 VARBINDS_PER_REQUEST = 60
@@ -111,6 +112,8 @@ async def poll_once(client: SnmpClient, target: Target, profiles: Iterable[Profi
         raise SnmpNoSuchName(
             f"{target.name} ({target.where}): none of the profiles' OIDs exist on the device"
         )
+    if isinstance(uptime, int):  # always kept: counters.window_rate() spots restarts with it
+        merged.samples[series_key(SYS_UPTIME_METRIC)] = uptime / 100
     return PollResult(
         device=target.name,
         samples=merged.samples,

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from collector.snmp.counters import WRAP_32, counter_delta, rate, restarted_between
+from collector.snmp.counters import WRAP_32, counter_delta, rate, restarted_between, window_rate
+from collector.state import Snapshot, SourceKind, State, series_key
 
 
 def test_32_bit_counter_wraps_once() -> None:
@@ -47,3 +48,14 @@ def test_rate_skips_intervals_faster_than_the_link() -> None:
 def test_rate_needs_two_points() -> None:
     assert rate([(0.0, 1.0)]) is None
     assert rate([(5.0, 1.0), (5.0, 2.0)]) is None
+
+
+def test_window_rate_reads_the_state_and_sees_the_restart() -> None:
+    state = State()
+    src = state.upsert_source(SourceKind.SNMP, "sw", labels={}, interval_seconds=60)
+    key = series_key("wardwatch_snmp_if_in_octets_total", ifIndex="1")
+    uptime = series_key("wardwatch_snmp_sys_uptime_seconds")
+    for t, octets, up in [(0.0, 1_000_000.0, 500.0), (60.0, 1_600_000.0, 560.0), (120.0, 6_000.0, 20.0)]:
+        state.record(src, Snapshot(t, t, samples={key: octets, uptime: up}))
+    # 600,000 in the first minute, 6,000 since the restart: never negative.
+    assert window_rate(src, key) == pytest.approx(606_000 / 120)

@@ -1,10 +1,10 @@
 """Incidents and duty: open incidents over time by severity and category, alerts firing, alert transitions,
-who is on duty.
+who is on duty, notification deliveries by channel and result.
 
 Built from what the collector exports today (``wardwatch_incidents_open``, ``wardwatch_alerts``,
-``wardwatch_alert_transitions_total``, ``wardwatch_oncall_info``). Opened/resolved counts, MTTA/MTTR and pages
-per person need metrics no module declares yet: docs/dashboards.md lists them, and
-tests/dashboards/test_pending.py fails the day they are declared so the panels get built.
+``wardwatch_alert_transitions_total``, ``wardwatch_oncall_info``, ``wardwatch_notifications_total``).
+Opened/resolved counts, MTTA/MTTR and pages per person need metrics no module declares yet: docs/dashboards.md
+lists them.
 """
 
 from __future__ import annotations
@@ -92,6 +92,28 @@ def build() -> g.Dashboard:
             description="How often rules fire and resolve: a rising line is a noisy rule or a sick system.",
         ),
         24,
+        8,
+    )
+
+    lay.row("Notifications")
+    lay.add(
+        stat(
+            "Deliveries failed (24 h)",
+            [(f'sum(increase({m.NOTIFICATIONS_TOTAL}{{result="failed"}}[24h]))', "failed")],
+            thresholds=steps((None, GREEN), (1, RED)),
+            description="Pages that exhausted every retry and contact method: someone was not reached.",
+        ),
+        6,
+        8,
+    )
+    lay.add(
+        timeseries(
+            "Notifications by channel and result",
+            [(f"sum by (channel, result) (increase({m.NOTIFICATIONS_TOTAL}[1h]))", "{{channel}} {{result}}")],
+            bars=True,
+            description="Tries per hour: delivered, retry, failover, failed, cancelled; by SMS, WeCom, DingTalk, mail...",
+        ),
+        18,
         8,
     )
     return dashboard(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from alerting.notify.outbox import NOTIFICATIONS_TOTAL
 from collector.host_metrics import AGENT_CLOCK_SKEW, AGENT_INFO, AGENT_LAST_REPORT, AGENT_UP, HOST_METRICS
 from collector.snmp.profiles import load_profiles
 
@@ -22,6 +23,7 @@ __all__ = [
     "ALERTS",
     "ALERT_TRANSITIONS",
     "INCIDENTS_OPEN",
+    "NOTIFICATIONS_TOTAL",
     "ONCALL_INFO",
     "SNMP_LAST_ERROR",
     "SNMP_POLL_DURATION",

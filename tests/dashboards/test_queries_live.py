@@ -26,7 +26,14 @@ from tests.support.prometheus import Prometheus
 pytestmark = pytest.mark.slow
 
 # where (dashboard uid / panel title / refId, or "rule <name>") -> why it has no data in this test
-PENDING: dict[str, str] = {}
+NO_PAGES = (
+    "no component enqueues pages in the running collector yet: the escalation engine is not wired into the "
+    "rule runner (issue 5), and `wardwatch notify test` delivers outside the collector"
+)
+PENDING: dict[str, str] = {
+    "wardwatch-incidents / Deliveries failed (24 h) / A": NO_PAGES,
+    "wardwatch-incidents / Notifications by channel and result / A": NO_PAGES,
+}
 
 
 @pytest.fixture(scope="module")
@@ -124,16 +131,3 @@ def test_every_recording_rule_is_used_by_a_dashboard_or_another_rule():
         r["record"] for r in recording_rules() if not any(r["record"] in e for e in exprs if e != r["expr"])
     ]
     assert unused == []
-
-
-# Panels the issue asks for that need metrics no module declares yet (docs/dashboards.md, "Not built yet").
-# The day one is declared this fails, so the panel gets built instead of forgotten.
-ANNOUNCED_BUT_UNDECLARED = {
-    "wardwatch_notifications_total": "incidents: pages per person and delivery results (issue 5 announces it)",
-}
-
-
-def test_announced_metrics_for_missing_panels_are_still_undeclared(stack):
-    collector, _prom = stack
-    landed = sorted(set(ANNOUNCED_BUT_UNDECLARED) & collector.declared_names())
-    assert landed == [], f"{landed} landed: build the panels listed for them and drop them from this list"

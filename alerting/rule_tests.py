@@ -13,7 +13,8 @@ report and when, events, and which alerts must be firing at given times.
             reports:
               - at: 0s
                 until: 10m                # repeat every ``every`` (default: the interval) up to here
-                series:
+                report_file: his-db-01.json   # optional: a recorded report (wardwatch-agent --once --print)
+                series:                   # added to it, or instead of it
                   'wardwatch_filesystem_used_ratio{mountpoint="/data",device="/dev/sdb1",fstype="xfs"}': 0.95
         events:
           - {at: 2m, kind: snmp.linkDown, source: core-sw-01, labels: {ifIndex: "3"}}
@@ -41,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from alerting.rule_config import Duration, RuleSet, load_rules, rule_files
 from alerting.rules import AlertState, Phase, evaluate
-from alerting.yaml_lines import ConfigError, problems_from_validation, read_yaml_file
+from alerting.yaml_lines import ConfigError, ConfigProblem, problems_from_validation, read_yaml_file
 from collector.state import SeriesKey, Snapshot, SourceKind, State
 
 _SERIES = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?\s*$")
@@ -73,6 +74,9 @@ class ReportConfig(_Model):
     at: Duration
     until: Duration | None = None
     every: Duration | None = None
+    # a recorded agent report (``wardwatch-agent --once --print > his-db-01.json``), relative to the test file;
+    # ``series`` add to it or override it
+    report_file: str | None = None
     series: dict[str, float] = {}
 
     @field_validator("series")
@@ -159,7 +163,24 @@ def load_test_file(path: Path) -> tuple[RuleTestFileConfig, RuleSet]:
     return cfg, load_rules(paths)
 
 
-def run_test(test: RuleTestConfig, rules: RuleSet, interval: float) -> TestResult:
+def _recorded(base: Path, name: str) -> dict[SeriesKey, float]:
+    """The samples of a recorded agent report, as the collector's ingest would flatten it."""
+    from agent.wire import Report
+    from collector.host_metrics import flatten_report
+
+    path = base / name
+    try:
+        report = Report.model_validate_json(path.read_bytes())
+    except OSError as err:
+        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {err.strerror}")]) from err
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError([ConfigProblem(str(path), None, where, first["msg"])]) from err
+    return flatten_report(report)
+
+
+def run_test(test: RuleTestConfig, rules: RuleSet, interval: float, *, base: Path = Path(".")) -> TestResult:
     result = TestResult(test.name)
     names = {r.name for r in rules.rules}
     for check in test.checks:
@@ -180,7 +201,8 @@ def run_test(test: RuleTestConfig, rules: RuleSet, interval: float) -> TestResul
         )
         src.clock_skew_seconds = src_cfg.clock_skew
         for rep in src_cfg.reports:
-            samples = {parse_series(k): v for k, v in rep.series.items()}
+            samples = _recorded(base, rep.report_file) if rep.report_file else {}
+            samples.update({parse_series(k): v for k, v in rep.series.items()})
             step = rep.every or src_cfg.interval
             t = rep.at
             end = rep.until if rep.until is not None else rep.at

@@ -63,7 +63,13 @@ def cmd_test(args: argparse.Namespace) -> int:
             continue
         for test in cfg.tests:
             total += 1
-            result = run_test(test, rules, cfg.evaluation_interval)
+            try:
+                result = run_test(test, rules, cfg.evaluation_interval, base=path.parent)
+            except ConfigError as err:
+                for problem in err.problems:
+                    print(problem, file=sys.stderr)
+                failed += 1
+                continue
             if result.ok:
                 passed += 1
                 print(f"{path}: {test.name}: ok")

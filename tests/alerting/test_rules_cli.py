@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,36 @@ def test_rules_test_file_errors_name_file_line_and_field(
     )
     assert main(["rules", "test", str(test_file)]) == 1
     assert f"{test_file}:5: tests[0].checks[0].at:" in capsys.readouterr().err
+
+
+def test_rules_test_replays_a_recorded_agent_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.collector.conftest import report_dict
+
+    recorded = report_dict(
+        "his-db-01", timestamp=1795852800.0
+    )  # what `wardwatch-agent --once --print` writes
+    recorded["filesystems"][0].update(used_bytes=960, free_bytes=40)
+    (tmp_path / "his-db-01.json").write_text(json.dumps(recorded))
+    test_file = tmp_path / "t.yaml"
+    test_file.write_text(
+        f"""
+rule_files: [{DEFAULT_RULES}]
+tests:
+  - name: the recorded report is 96 % full on /data
+    sources:
+      - kind: agent
+        name: his-db-01
+        reports: [{{at: 0s, until: 6m, report_file: his-db-01.json}}]
+    checks:
+      - {{at: 4m, rule: FilesystemAlmostFull, firing: []}}
+      - {{at: 5m, rule: FilesystemAlmostFull, firing: [{{labels: {{mountpoint: /data, fstype: xfs}}, value: 0.96}}]}}
+      - {{at: 5m, rule: HostSilent, firing: []}}
+"""
+    )
+    assert main(["rules", "test", str(test_file)]) == 0, capsys.readouterr().err
+    (tmp_path / "his-db-01.json").write_text(json.dumps({**recorded, "system": {"load1": "high"}}))
+    assert main(["rules", "test", str(test_file)]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'his-db-01.json'}: system." in err

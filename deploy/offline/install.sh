@@ -46,6 +46,10 @@ if [ "$role" = collector ]; then
   [ -e "$etc/collector.yaml" ] || install -m 0640 -o root -g "$user" "$deploy/examples/collector.yaml" "$etc/collector.yaml"
   [ -e "$etc/inventory.yaml" ] || install -m 0640 -o root -g "$user" "$deploy/examples/inventory.yaml" "$etc/inventory.yaml"
   [ -e "$etc/collector.env" ] || install -m 0640 -o root -g "$user" /dev/null "$etc/collector.env"
+  # the shipped rules, only into an empty rules folder
+  if [ -z "$(ls -A "$etc/rules")" ] && compgen -G "$deploy/rules/*.yaml" > /dev/null; then
+    install -m 0640 -o root -g "$user" "$deploy"/rules/*.yaml "$etc/rules/"
+  fi
 else
   [ -e "$etc/agent.yaml" ] || install -m 0640 -o root -g "$user" "$deploy/examples/agent.yaml" "$etc/agent.yaml"
   [ -e "$etc/agent.env" ] || install -m 0640 -o root -g "$user" /dev/null "$etc/agent.env"

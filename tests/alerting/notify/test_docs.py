@@ -21,7 +21,7 @@ def test_the_documented_configuration_loads_with_every_channel():
         "email",
         "feishu",
         "sms",
-        "wecom",
         "webhook",
+        "wecom",
     ]
     assert settings.link_secret is not None and settings.public_base_url == "https://oncall.hospital.local"

@@ -368,13 +368,13 @@ class RuleRunner:
         if tr.kind is not TransitionKind.FIRING:
             return
         flapping = self._count_transition(tr.fingerprint, now)
-        if not created:
-            if flapping and not incident.flapping:
-                await self._set_flapping(incident, True, now)
-            return
-        await note_maintenance(self.store, incident, tr.labels, now)
+        if created:
+            await note_maintenance(self.store, incident, tr.labels, now)
+        elif flapping and not incident.flapping:
+            incident = await self._set_flapping(incident, True, now)
         if tr.rule.is_reachability:
-            await self._attach_to_parent(tr, incident, now)
+            if incident.parent_id is None:  # also when touched: a try that failed is made again
+                await self._attach_to_parent(tr, incident, now)
             await self._adopt_children(tr, incident, now)
 
     async def _resolve(self, tr: AlertTransition, now: datetime) -> None:
@@ -449,9 +449,7 @@ class RuleRunner:
         for st in self._reachability_firing(parent):
             parent_incident = await self._open_incident(st.fingerprint)
             if parent_incident is not None and parent_incident.id != incident.id:
-                await self.store.apply(
-                    incident.id, incident.version, [AttachToParent(parent_incident.id)], now=now
-                )
+                await self._attach(incident, parent_incident.id, now)
                 return
 
     async def _adopt_children(self, tr: AlertTransition, incident: Incident, now: datetime) -> None:
@@ -461,12 +459,19 @@ class RuleRunner:
             for st in self._reachability_firing(child):
                 child_incident = await self._open_incident(st.fingerprint)
                 if child_incident is not None and child_incident.parent_id is None:
-                    await self.store.apply(
-                        child_incident.id,
-                        child_incident.version,
-                        [AttachToParent(incident.id)],
-                        now=now,
-                    )
+                    await self._attach(child_incident, incident.id, now)
+
+    async def _attach(self, incident: Incident, parent_id: str, now: datetime) -> Incident:
+        for _ in range(3):
+            try:
+                return await self.store.apply(
+                    incident.id, incident.version, [AttachToParent(parent_id)], now=now
+                )
+            except VersionConflict:
+                incident = await self.store.get(incident.id)
+                if incident.parent_id == parent_id or not incident.is_open:
+                    return incident
+        raise StoreError(f"could not attach {incident.number}: too much contention")
 
     async def _open_incident(self, fp: str) -> Incident | None:
         inc = await find_open_incident(self.store, fp, known_id=self._incident_ids.get(fp))

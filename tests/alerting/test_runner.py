@@ -331,3 +331,37 @@ async def test_a_full_evaluation_in_chunks_sees_every_source_once(store: Inciden
     transitions = await runner.run_once()
     assert len(transitions) == 125
     assert {i.status for i in await store.list(limit=1000)} == {Status.RESOLVED}
+
+
+class FlakyApplyStore(FailingStore):
+    """``apply`` fails once (a lost connection while attaching)."""
+
+    def __init__(self, inner: IncidentStore) -> None:
+        super().__init__(inner)
+        self.apply_failures = 1
+
+    async def apply(self, *args: Any, **kwargs: Any) -> Any:
+        if self.apply_failures:
+            self.apply_failures -= 1
+            raise StoreError("connection lost")
+        return await self.inner.apply(*args, **kwargs)
+
+
+async def test_an_attachment_that_failed_is_made_on_the_next_evaluation(store: IncidentStore) -> None:
+    clock = FakeClock(T0)
+    state = State()
+    switch = add_source(state, "access-sw-3", kind=SourceKind.SNMP, interval=60)
+    host = add_source(state, "his-app-01", parent="access-sw-3")
+    for src in (switch, host):
+        observe(state, src, clock.now(), {})
+    flaky = FlakyApplyStore(store)
+    runner = make_runner(flaky, state, clock, [rule({"type": "missing"}, name="SourceSilent")])  # type: ignore[arg-type]
+    clock.advance(200)
+    await runner.run_once()  # both open; attaching the child fails
+    incidents = {i.labels.get("host") or i.labels.get("device"): i for i in await store.list()}
+    assert incidents["his-app-01"].parent_id is None
+    clock.advance(5)
+    await runner.run_once()  # the child's alert fires again: touched, and attached this time
+    incidents = {i.labels.get("host") or i.labels.get("device"): i for i in await store.list()}
+    assert len(incidents) == 2
+    assert incidents["his-app-01"].parent_id == incidents["access-sw-3"].id

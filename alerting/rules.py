@@ -197,7 +197,7 @@ def evaluate(
     for st in previous.values():
         by_rule.setdefault(st.rule, []).append(st)
     known = {r.name for r in rules}
-    for fp, st in previous.items():  # a rule that was removed: its alerts resolve
+    for fp, st in previous.items():  # a rule that was removed: forget (the runner resolves its incidents)
         if st.rule not in known:
             del new_states[fp]
     plans = plans or {}

@@ -144,6 +144,7 @@ class RuleRunner:
         self._incident_ids: dict[str, str] = {}  # fingerprint -> open incident id
         self._history: dict[str, deque[float]] = {}  # fingerprint -> transition times
         self._flapping: dict[str, float] = {}  # fingerprint -> last transition time
+        self._retired: set[str] = set()  # fingerprints of firing alerts whose rule was removed
         self._dirty: set[SourceRef] = set()
         self._events: list[Event] = []
         self._wake = asyncio.Event()
@@ -177,6 +178,7 @@ class RuleRunner:
             for problem in err.problems:
                 log.error("rules not reloaded, keeping the last good set: %s", problem)
             return False
+        self._retire_removed(rules)
         self.rules = rules
         self.load_problems = []
         self.metrics.rules.set(len(rules.rules))
@@ -184,8 +186,19 @@ class RuleRunner:
         return True
 
     def use_rules(self, rules: RuleSet) -> None:
+        self._retire_removed(rules)
         self.rules = rules
         self.metrics.rules.set(len(rules.rules))
+
+    def _retire_removed(self, new: RuleSet) -> None:
+        """A rule taken out of a good set: its firing alerts are resolved on the next evaluation. (Only on a
+        successful load: a file that fails to load keeps its rules, and at start-up nothing is retired.)"""
+        names = {r.name for r in new.rules}
+        for fp, st in list(self._states.items()):
+            if st.rule not in names:
+                if st.phase is Phase.FIRING:
+                    self._retired.add(fp)
+                del self._states[fp]
 
     # ------------------------------------------------------------------------------- life cycle
 
@@ -289,6 +302,7 @@ class RuleRunner:
             chunks = [refs[i : i + self.chunk_size] for i in range(0, len(refs), self.chunk_size)] or [[]]
         else:
             chunks = [list(sources)]
+        await self._resolve_retired(now)
         transitions: list[AlertTransition] = []
         elapsed = 0.0
         for i, chunk in enumerate(chunks):
@@ -321,6 +335,18 @@ class RuleRunner:
         self.metrics.alerts.labels("firing").set(firing)
         self.metrics.alerts.labels("pending").set(len(self._states) - firing)
         return transitions
+
+    async def _resolve_retired(self, now: datetime) -> None:
+        for fp in list(self._retired):
+            try:
+                await self.store.resolve_by_fingerprint(fp, now)
+            except StoreError:
+                self.metrics.errors.labels("store").inc()
+                log.exception("could not resolve the incident of a removed rule; trying again")
+                continue
+            self._retired.discard(fp)
+            self._incident_ids.pop(fp, None)
+            self._flapping.pop(fp, None)
 
     async def refresh_open_counts(self) -> None:
         try:

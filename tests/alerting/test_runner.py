@@ -365,3 +365,31 @@ async def test_an_attachment_that_failed_is_made_on_the_next_evaluation(store: I
     incidents = {i.labels.get("host") or i.labels.get("device"): i for i in await store.list()}
     assert len(incidents) == 2
     assert incidents["his-app-01"].parent_id == incidents["access-sw-3"].id
+
+
+async def test_removing_a_rule_resolves_its_incidents_but_a_bad_file_does_not(
+    store: IncidentStore, tmp_path: Path
+) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    path = rules_dir / "hosts.yaml"
+    path.write_text(GOOD_RULES)
+    clock = FakeClock(T0)
+    state = State()
+    src = add_source(state)
+    runner = RuleRunner(store=store, state=state, clock=clock, rules_dir=rules_dir)
+    await runner.start()
+    observe(state, src, clock.now(), {key(FS, **FS_LABELS): 0.95})
+    await runner.run_once()
+    (inc,) = await store.list()
+    path.write_text("rules: [\n")  # broken: the rule stays
+    assert not runner.reload()
+    clock.advance(15)
+    observe(state, src, clock.now(), {key(FS, **FS_LABELS): 0.95})
+    await runner.run_once()
+    assert (await store.get(inc.id)).status is Status.OPEN
+    path.write_text("rules: []\n")  # the rule is taken out on purpose
+    assert runner.reload()
+    await runner.run_once()
+    assert (await store.get(inc.id)).status is Status.RESOLVED
+    assert runner.alert_states == {}

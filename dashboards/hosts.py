@@ -464,6 +464,7 @@ def build() -> g.Dashboard:
             [(f"count by (version) ({_s(m.AGENT_INFO_EXPOSED)})", "")],
             hide=("Time",),
             rename={"version": "Version", "Value": "Agents"},
+            colour=None,
         ),
         6,
         8,

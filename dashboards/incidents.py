@@ -46,6 +46,7 @@ def build() -> g.Dashboard:
             [(f"max by (team, layer, person) ({m.ONCALL_INFO})", "")],
             hide=("Time", "Value"),
             rename={"team": "Team", "layer": "Layer", "person": "Person"},
+            colour=None,
             sort_by="Team",
             descending=False,
         ),

@@ -64,6 +64,7 @@ def build() -> g.Dashboard:
             [(_s(m.SNMP_LAST_ERROR), "")],
             thresholds=steps((None, RED)),
             hide=(*DEVICE_HIDE, "Value"),
+            colour="kind",
             rename={"device": "Device", "site": "Site", "system": "System", "kind": "Last error"},
             description="Why the last poll failed: timeout, unreachable, auth_failure, unknown_user, no_such_name...",
         ),
@@ -117,6 +118,7 @@ def build() -> g.Dashboard:
             "Device identity",
             [(_s(SYSTEM_INFO), "")],
             hide=(*DEVICE_HIDE, "Value", "sys_object_id", "sys_contact"),
+            colour=None,
             rename={
                 "device": "Device",
                 "sys_name": "Name",

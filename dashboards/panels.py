@@ -170,15 +170,26 @@ def table(
     sort_by: str | None = None,
     descending: bool = True,
     description: str = "",
+    colour: str | None = "Value",
 ) -> g.Table:
-    """An instant table (one row per series, labels as columns); ``Value`` cells coloured by thresholds."""
+    """An instant table (one row per series, labels as columns). The ``colour`` column (by its name before
+    renaming; ``None`` = none) gets a background in the threshold colour of its value."""
+    rename = rename or {}
     organize = {
         "id": "organize",
-        "options": {"excludeByName": dict.fromkeys(hide, True), "renameByName": rename or {}},
+        "options": {"excludeByName": dict.fromkeys(hide, True), "renameByName": rename},
     }
     transformations: list[dict] = [organize]
     if len(queries) > 1:
         transformations.insert(0, {"id": "merge", "options": {}})
+    overrides = []
+    if colour is not None:
+        overrides.append(
+            {
+                "matcher": {"id": "byName", "options": rename.get(colour, colour)},
+                "properties": [{"id": "custom.cellOptions", "value": {"type": "color-background"}}],
+            }
+        )
     panel = g.Table(
         title=title,
         description=description,
@@ -193,9 +204,9 @@ def table(
                     "unit": unit,
                     "thresholds": _threshold_json(thresholds),
                     "mappings": list(mappings),
-                    "custom": {"cellOptions": {"type": "color-background"}, "align": "auto"},
+                    "custom": {"cellOptions": {"type": "auto"}, "align": "auto"},
                 },
-                "overrides": [],
+                "overrides": overrides,
             }
         },
     )

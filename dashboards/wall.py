@@ -83,6 +83,7 @@ def build() -> g.Dashboard:
             [(f"max by (team, layer, person) ({m.ONCALL_INFO})", "")],
             hide=("Time", "Value"),
             rename={"team": "Team", "layer": "Layer", "person": "Person"},
+            colour=None,
             sort_by="Team",
             descending=False,
             description="Who is on duty now, per team and escalation layer (from the roster).",
@@ -96,6 +97,8 @@ def build() -> g.Dashboard:
             [(f"{ASSET_TROUBLE}{sel}", "")],
             hide=("Time", "Value", "__name__", "host", "device"),
             rename={"asset": "Asset", "site": "Site", "system": "System", "problem": "Problem"},
+            thresholds=steps((None, RED)),  # every row is a problem
+            colour="problem",
             sort_by="System",
             descending=False,
             description="Agents not reporting, devices not answering SNMP, failed checks, full filesystems, "

@@ -107,3 +107,16 @@ def test_wall_fits_one_screen_without_scrolling_and_is_dark_and_read_only():
         assert p["options"]["colorMode"] == "background", p["title"]
         colours = [s["color"] for s in p["fieldConfig"]["defaults"]["thresholds"]["steps"]]
         assert colours == ["green", "red"], p["title"]
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_table_colour_overrides_name_a_shown_column(name: str):
+    for p in panels(DASHBOARDS[name]):
+        if p["type"] != "table":
+            continue
+        organize = next(t for t in p["transformations"] if t["id"] == "organize")["options"]
+        shown_renamed = set(organize["renameByName"].values())
+        for o in p["fieldConfig"]["overrides"]:
+            column = o["matcher"]["options"]
+            hidden = organize["excludeByName"].get(column, False)
+            assert column in shown_renamed or (column == "Value" and not hidden), f"{p['title']}: {column}"

@@ -136,4 +136,10 @@ def _serve(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(sys.argv[1:]))
+    # Without arguments: serve the demo devices on 127.0.0.1:11161 (deploy/examples/inventory.yaml).
+    args = sys.argv[1:] or [
+        f"--data-dir={RECORDINGS_DIR}",
+        "--agent-udpv4-endpoint=127.0.0.1:11161",
+        f"--cache-dir={tempfile.mkdtemp(prefix='wardwatch-snmpsim-')}",
+    ]
+    sys.exit(_serve(args))

@@ -128,7 +128,7 @@ async def test_devices_polled_together_and_a_dead_one_delays_no_other(
             "address": "127.0.0.1",
             "port": blackhole,
             "community": "x",
-            "timeout_seconds": 3,
+            "timeout_seconds": 4,
             "retries": 0,
         }
     )
@@ -150,9 +150,9 @@ async def test_devices_polled_together_and_a_dead_one_delays_no_other(
         finished[name] = time.monotonic() - started
 
     await asyncio.wait_for(asyncio.gather(*(poll(d["name"]) for d in devices)), timeout=15)
-    assert finished["dead"] >= 3.0
+    assert finished["dead"] >= 4.0
     healthy = [n for n in finished if n != "dead"]
-    assert max(finished[n] for n in healthy) < 2.5, finished
+    assert max(finished[n] for n in healthy) < 3.0, finished  # long before the dead one gives up
     for name in healthy:
         src = state.get(SourceKind.SNMP, name)
         assert src is not None and src.last_error is None and src.latest() is not None, name

@@ -45,12 +45,12 @@ def _length(n: int) -> bytes:
     return bytes((0x80 | len(raw),)) + raw
 
 
-def _tlv(tag: int, body: bytes) -> bytes:
+def tlv(tag: int, body: bytes) -> bytes:
     return bytes((tag,)) + _length(len(body)) + body
 
 
-def _int(value: int) -> bytes:
-    return _tlv(0x02, value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True))
+def encode_int(value: int) -> bytes:
+    return tlv(0x02, value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True))
 
 
 def encode_oid(oid: Oid) -> bytes:
@@ -68,7 +68,15 @@ def encode_oid(oid: Oid) -> bytes:
         for i in range(len(chunk) - 1, 0, -1):
             out.append(chunk[i] | 0x80)
         out.append(chunk[0])
-    return _tlv(0x06, bytes(out))
+    return tlv(0x06, bytes(out))
+
+
+def encode_pdu(
+    pdu_type: int, request_id: int, oids: list[Oid], *, non_repeaters: int = 0, max_repetitions: int = 0
+) -> bytes:
+    varbinds = b"".join(tlv(0x30, encode_oid(o) + b"\x05\x00") for o in oids)
+    a, b = (non_repeaters, max_repetitions) if pdu_type == GETBULK else (0, 0)
+    return tlv(pdu_type, encode_int(request_id) + encode_int(a) + encode_int(b) + tlv(0x30, varbinds))
 
 
 def encode_request(
@@ -80,10 +88,8 @@ def encode_request(
     non_repeaters: int = 0,
     max_repetitions: int = 0,
 ) -> bytes:
-    varbinds = b"".join(_tlv(0x30, encode_oid(o) + b"\x05\x00") for o in oids)
-    a, b = (non_repeaters, max_repetitions) if pdu_type == GETBULK else (0, 0)
-    pdu = _tlv(pdu_type, _int(request_id) + _int(a) + _int(b) + _tlv(0x30, varbinds))
-    return _tlv(0x30, _int(1) + _tlv(0x04, community) + pdu)
+    pdu = encode_pdu(pdu_type, request_id, oids, non_repeaters=non_repeaters, max_repetitions=max_repetitions)
+    return tlv(0x30, encode_int(1) + tlv(0x04, community) + pdu)
 
 
 def _text(raw: bytes) -> str:
@@ -112,73 +118,89 @@ def _oid(data: bytes, start: int, end: int) -> Oid:
     return tuple(arcs)
 
 
-def decode_response(data: bytes) -> tuple[int, int, int, list[tuple[Oid, Value]]]:
-    """``(request_id, error_status, error_index, [(oid, value), ...])`` of a v2c Response-PDU."""
+REPORT: Final = 0xA8
+
+
+def header(data: bytes, pos: int, expected: int | None = None) -> tuple[int, int, int]:
+    """``(tag, start of contents, length)`` of the TLV at ``pos``; checks it fits in ``data``."""
     n = len(data)
-    pos = 0
+    if pos + 2 > n:
+        raise BerError("truncated")
+    tag = data[pos]
+    if expected is not None and tag != expected:
+        raise BerError(f"expected tag {expected:#x}, got {tag:#x}")
+    length = data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        k = length & 0x7F
+        if k == 0 or k > 4 or pos + k > n:
+            raise BerError("bad length")
+        length = int.from_bytes(data[pos : pos + k], "big")
+        pos += k
+    if pos + length > n:
+        raise BerError("truncated")
+    return tag, pos, length
 
-    def header(expected: int | None) -> tuple[int, int]:
-        nonlocal pos
-        if pos + 2 > n:
-            raise BerError("truncated")
-        tag = data[pos]
-        if expected is not None and tag != expected:
-            raise BerError(f"expected tag {expected:#x}, got {tag:#x}")
-        length = data[pos + 1]
-        pos += 2
-        if length & 0x80:
-            k = length & 0x7F
-            if k == 0 or k > 4 or pos + k > n:
-                raise BerError("bad length")
-            length = int.from_bytes(data[pos : pos + k], "big")
-            pos += k
-        if pos + length > n:
-            raise BerError("truncated")
-        return tag, length
 
-    def integer() -> int:
-        nonlocal pos
-        _, length = header(0x02)
-        value = int.from_bytes(data[pos : pos + length], "big", signed=True)
-        pos += length
-        return value
+def read_int(data: bytes, pos: int) -> tuple[int, int]:
+    """``(value, next position)`` of an INTEGER at ``pos``."""
+    _, start, length = header(data, pos, 0x02)
+    return int.from_bytes(data[start : start + length], "big", signed=True), start + length
 
-    header(0x30)
-    if integer() != 1:
-        raise BerError("not an SNMPv2c message")
-    _, length = header(0x04)
-    pos += length  # community: the caller matched the request id; the agent echoes our community
-    header(RESPONSE)
-    request_id = integer()
-    error_status = integer()
-    error_index = integer()
-    _, length = header(0x30)
+
+def read_octets(data: bytes, pos: int) -> tuple[bytes, int]:
+    _, start, length = header(data, pos, 0x04)
+    return data[start : start + length], start + length
+
+
+def decode_pdu(data: bytes, pos: int) -> tuple[int, int, int, int, list[tuple[Oid, Value]]]:
+    """``(pdu tag, request_id, error_status, error_index, varbinds)`` of the PDU at ``pos``."""
+    tag, pos, _ = header(data, pos)
+    if tag not in (RESPONSE, REPORT):
+        raise BerError(f"not a response PDU ({tag:#x})")
+    request_id, pos = read_int(data, pos)
+    error_status, pos = read_int(data, pos)
+    error_index, pos = read_int(data, pos)
+    _, pos, length = header(data, pos, 0x30)
     end = pos + length
     varbinds: list[tuple[Oid, Value]] = []
     append = varbinds.append
     from_bytes = int.from_bytes
     while pos < end:
-        header(0x30)
-        _, length = header(0x06)
+        _, pos, _ = header(data, pos, 0x30)
+        _, pos, length = header(data, pos, 0x06)
         oid = _oid(data, pos, pos + length)
         pos += length
-        tag, length = header(None)
+        vtag, pos, length = header(data, pos)
         raw = data[pos : pos + length]
         pos += length
         value: Value
-        if tag == 0x02:
+        if vtag == 0x02:
             value = from_bytes(raw, "big", signed=True)
-        elif tag in (0x41, 0x42, 0x43, 0x46, 0x47):  # Counter32, Gauge32, TimeTicks, Counter64, Unsigned
+        elif vtag in (0x41, 0x42, 0x43, 0x46, 0x47):  # Counter32, Gauge32, TimeTicks, Counter64, Unsigned
             value = from_bytes(raw, "big", signed=False)
-        elif tag == 0x04:
+        elif vtag == 0x04:
             value = _text(raw)
-        elif tag == 0x40 and length == 4:
+        elif vtag == 0x40 and length == 4:
             value = ".".join(str(b) for b in raw)
-        elif tag == 0x06:
+        elif vtag == 0x06:
             value = ".".join(map(str, _oid(raw, 0, length)))
-        elif tag == 0x82:
+        elif vtag == 0x82:
             value = END_OF_MIB
         else:  # NULL, noSuchObject (0x80), noSuchInstance (0x81), Opaque...
             value = None
         append((oid, value))
-    return request_id, error_status, error_index, varbinds
+    return tag, request_id, error_status, error_index, varbinds
+
+
+def decode_response(data: bytes) -> tuple[int, int, int, list[tuple[Oid, Value]]]:
+    """``(request_id, error_status, error_index, [(oid, value), ...])`` of a v2c Response-PDU."""
+    _, pos, _ = header(data, 0, 0x30)
+    version, pos = read_int(data, pos)
+    if version != 1:
+        raise BerError("not an SNMPv2c message")
+    _, pos = read_octets(data, pos)  # community: the agent echoes ours; the request id matched
+    tag, request_id, status, index, varbinds = decode_pdu(data, pos)
+    if tag != RESPONSE:
+        raise BerError("not a Response-PDU")
+    return request_id, status, index, varbinds

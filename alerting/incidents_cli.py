@@ -45,8 +45,14 @@ def store_location(args: argparse.Namespace) -> tuple[str, str | None]:
 
 
 def run_with_store(args: argparse.Namespace, work: Callable[[IncidentStore], Awaitable[int]]) -> int:
+    location, schema = store_location(args)
+    if schema is None:  # SQLite: reading commands must not create an empty store at a mistyped path
+        path = Path(location.removeprefix("sqlite://"))
+        if not (path / "wardwatch.db" if path.is_dir() else path).exists():
+            print(f"wardwatch: no incident store at {path}", file=sys.stderr)
+            return 1
+
     async def main() -> int:
-        location, schema = store_location(args)
         store = await open_store(location, schema=schema)
         try:
             return await work(store)

@@ -143,3 +143,12 @@ async def _in_thread(fn, *args):
     import asyncio
 
     return await asyncio.to_thread(fn, *args)
+
+
+def test_a_mistyped_store_path_is_an_error_not_a_new_empty_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo.db"
+    assert run("incidents", "list", "--store", str(missing)) == 1
+    assert f"no incident store at {missing}" in capsys.readouterr().err
+    assert not missing.exists()

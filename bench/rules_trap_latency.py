@@ -79,6 +79,8 @@ async def run(trials: int, store: str | None) -> None:
                             "port": free_udp_port(),  # nobody answers polls: only traps matter here
                             "community": COMMUNITY,
                             "interval_seconds": 3600,
+                            "timeout_seconds": 0.2,
+                            "retries": 0,
                             "profiles": ["system"],
                         }
                     ]

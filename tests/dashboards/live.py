@@ -8,7 +8,9 @@
   sensors, swap, an HTTPS certificate, a filesystem that fills up between reports;
 - the real SNMP poller polling the example inventory's devices (deploy/examples/inventory.yaml: switches,
   a storage array, a UPS) simulated by snmpsim (``collector.snmp.simulator``), and one that never answers;
-- a rule (no ``for:``) that fires on the failed port check and opens a real incident in the store;
+- a rule (no ``for:``) that fires on the failed port check and opens a real incident in the store, and two
+  pages about it through the real outbox: one delivered to a loopback WeCom robot, one failing (SMS only,
+  no SMS channel) — what the escalation engine will enqueue once it is wired into the runner;
 - Debian's Prometheus scraping it every second with ``deploy/prometheus/rules/*.yml``.
 """
 
@@ -25,15 +27,22 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from alerting.clock import SystemClock
+from alerting.component import ALERTING
+from alerting.model import Status
+from alerting.notify.component import NOTIFY
+from alerting.notify.pages import enqueue, incident_info, request_for
+from alerting.roster_api import ROSTER
 from collector import keys
 from collector.app import COMPONENTS, create_app
 from collector.catalog import MetricType
@@ -43,6 +52,7 @@ from tests.collector.conftest import report_dict
 from tests.dashboards.expressions import REPO, RULES_DIR
 from tests.support.prometheus import Prometheus, free_port
 
+T = TypeVar("T")
 AGENT_HOST = "ward-app-01"  # the real agent
 FACTORY_HOST = "his-db-01"  # the report factory
 TOKENS = {AGENT_HOST: "token-for-the-real-agent-0123456789", FACTORY_HOST: "token-for-the-factory-0123456789"}
@@ -126,6 +136,10 @@ class LiveCollector:
         with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
             assert resp.status == 200, resp.read()
 
+    def call(self, make: Callable[[web.Application], Awaitable[T]], *, timeout: float = 30) -> T:
+        """Run ``make(app)`` on the collector's event loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(make(self._app), self._loop).result(timeout)
+
     def declared_names(self) -> set[str]:
         """Every metric name the running collector's modules declare: the catalog (agent metrics, SNMP
         profiles) as exposed, and every family and sample name on /metrics (prometheus-client objects)."""
@@ -146,7 +160,53 @@ class LiveCollector:
             return resp.read().decode()
 
 
-def collector_settings(tmp: Path, *, snmp_port: int) -> CollectorSettings:
+class WecomRobot:
+    """A loopback stand-in for the WeCom group robot API: checks the key and the message, answers errcode 0."""
+
+    KEY = "robot-key-for-the-duty-group"
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        robot = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                ok = self.path == f"/cgi-bin/webhook/send?key={WecomRobot.KEY}" and body.get("msgtype") in (
+                    "markdown",
+                    "text",
+                )
+                if ok:
+                    robot.received.append(body)
+                answer = (
+                    {"errcode": 0, "errmsg": "ok"}
+                    if ok
+                    else {"errcode": 93000, "errmsg": "invalid webhook url"}
+                )
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/cgi-bin/webhook/send"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="wecom-robot", daemon=True)
+
+    def __enter__(self) -> WecomRobot:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def collector_settings(tmp: Path, *, snmp_port: int, wecom_url: str) -> CollectorSettings:
     rules_dir = tmp / "rules"
     rules_dir.mkdir()
     (rules_dir / "ports.yaml").write_text(RULES)
@@ -175,6 +235,7 @@ def collector_settings(tmp: Path, *, snmp_port: int) -> CollectorSettings:
             "agents": [{"host": h, "token_sha256": hash_token(t)} for h, t in TOKENS.items()],
             "alerting": {"rules_dir": str(rules_dir), "evaluation_interval_seconds": 0.5},
             "snmp": {"enabled": True, "inventory_file": str(inventory_file), "traps_enabled": False},
+            "notify": {"channels": [{"kind": "wecom", "key": WecomRobot.KEY, "base_url": wecom_url}]},
         }
     )
 
@@ -272,6 +333,32 @@ def factory_report(seq: int, *, free_bytes: int) -> dict:
     return body
 
 
+async def page_about_the_newest_incident(app: web.Application) -> None:
+    """What the escalation engine will do once it is wired in: page people about the open incident through
+    the real outbox. li-na's first contact is WeCom (delivered by the robot); he-ping has only SMS, for
+    which no channel is configured here (the page fails)."""
+    store = app[ALERTING].store
+    assert store is not None
+    incident, *_ = await store.list(status=Status.OPEN, limit=1)
+    roster = app[ROSTER]
+    now = app[keys.CLOCK].now()
+    requests = [
+        request_for(
+            roster.people[pid],
+            f"{incident.id}/test-page/{pid}",
+            "page",
+            incident_info(incident),
+            reason="level 1",
+            language="zh",
+        )
+        for pid in ("li-na", "he-ping")
+    ]
+    await enqueue(store, requests, now=now)
+    worker = app[NOTIFY].worker
+    assert worker is not None
+    worker.wake()
+
+
 @contextmanager
 def prometheus_with_rules(tmp: Path, target: str) -> Iterator[Prometheus]:
     """Debian's Prometheus scraping ``target`` every second, evaluating deploy/prometheus/rules/*.yml."""
@@ -327,8 +414,9 @@ def components() -> tuple[str, ...]:
 @contextmanager
 def live_stack(tmp: Path) -> Iterator[tuple[LiveCollector, Prometheus]]:
     """Collector + real agent + factory reports + SNMP poller + Prometheus, fed and ready to query."""
-    with start_simulator() as simulator:
-        collector = LiveCollector(collector_settings(tmp, snmp_port=simulator.port), components())
+    with start_simulator() as simulator, WecomRobot() as robot:
+        settings = collector_settings(tmp, snmp_port=simulator.port, wecom_url=robot.url)
+        collector = LiveCollector(settings, components())
         collector.start()
         try:
             yield from _feed(tmp, collector)
@@ -344,4 +432,6 @@ def _feed(tmp: Path, collector: LiveCollector) -> Iterator[tuple[LiveCollector, 
             free = (300 - 10 * seq) << 30
             collector.post_report(factory_report(seq, free_bytes=free), FACTORY_HOST)
             prom.wait_for(f'wardwatch_filesystem_free_bytes{{host="{FACTORY_HOST}"}} == {free}')
+        prom.wait_for('wardwatch_incidents_open{severity="major", category="system_failure"} > 0')
+        collector.call(page_about_the_newest_incident)
         yield collector, prom

@@ -26,14 +26,7 @@ from tests.support.prometheus import Prometheus
 pytestmark = pytest.mark.slow
 
 # where (dashboard uid / panel title / refId, or "rule <name>") -> why it has no data in this test
-NO_PAGES = (
-    "no component enqueues pages in the running collector yet: the escalation engine is not wired into the "
-    "rule runner (issue 5), and `wardwatch notify test` delivers outside the collector"
-)
-PENDING: dict[str, str] = {
-    "wardwatch-incidents / Deliveries failed (24 h) / A": NO_PAGES,
-    "wardwatch-incidents / Notifications by channel and result / A": NO_PAGES,
-}
+PENDING: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +66,8 @@ def _settled(prom: Prometheus) -> None:
         "wardwatch:device_trouble",
         'wardwatch_incidents_open{severity="major", category="system_failure"} > 0',
         "wardwatch_alert_transitions_total",
+        'count_over_time(wardwatch_notifications_total{channel="wecom", result="delivered"}[1m]) > 1',
+        'count_over_time(wardwatch_notifications_total{channel="sms", result="failed"}[1m]) > 1',
     ):
         prom.wait_for(sentinel, timeout=20)
 

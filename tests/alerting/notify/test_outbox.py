@@ -306,3 +306,38 @@ async def test_no_channel_for_a_contact_kind_fails_over(aiohttp_server, store, c
     first, second = await store.outbox(incident_id=incident.id)
     assert "no wecom channel is configured" in (first.last_error or "")
     assert second.status is OutboxStatus.DELIVERED and gateway.received[0]["to"] == "13900000000"
+
+
+async def test_no_secret_reaches_the_timeline_the_outbox_or_the_log(
+    aiohttp_server, store, clock, registry, caplog
+):
+    path_token, query_token = "pathT0ken9a8b7c6d", "queryT0ken1f2e3d4c"
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(status=503, text=f"busy: {request.path_qs}")
+
+    app = web.Application()
+    app.router.add_post(f"/in/{path_token}", echo)
+    server = await aiohttp_server(app)
+    t0 = clock.now()
+    incident = await open_incident(store, t0)
+    url = str(server.make_url(f"/in/{path_token}")) + f"?token={query_token}"
+    who = Person.model_validate(
+        {"id": "zhangsan", "name": "张三", "contacts": [{"kind": "webhook", "url": url}]}
+    )
+    async with aiohttp.ClientSession() as session:
+        w = worker(store, session, clock, registry, "http://127.0.0.1:9/sms")
+        await page(store, incident, who, t0)
+        for seconds in (0, 10, 30):
+            await w.run_once(now=t0 + timedelta(seconds=seconds))
+    [item] = await store.outbox(incident_id=incident.id)
+    assert item.status is OutboxStatus.DEAD and "HTTP 503" in (item.last_error or "")
+    recorded = json.dumps([e.details for e in await store.timeline(incident.id)], ensure_ascii=False)
+    assert recorded.count("HTTP 503") == 3  # the errors are there, only redacted
+    assert any(r.name == "wardwatch.notify.outbox" for r in caplog.records)
+    for secret in (path_token, query_token, "hook-secret-123456"):
+        assert secret not in recorded
+        assert secret not in (item.last_error or "")
+        assert secret not in "\n".join(
+            r.getMessage() for r in caplog.records if r.name.startswith("wardwatch")
+        )

@@ -55,5 +55,6 @@ else
   [ -e "$etc/agent.env" ] || install -m 0640 -o root -g "$user" /dev/null "$etc/agent.env"
 fi
 install -m 0644 "$deploy/systemd/$unit" "$systemd_dir/$unit"
+install -D -m 0644 "$deploy/../docs/deploy.md" "$(dirname "$prefix")/docs/deploy.md"   # the units' Documentation=
 systemctl daemon-reload
 echo "next: edit $etc/*.yaml, then: systemctl enable --now $unit   (docs/deploy.md)"

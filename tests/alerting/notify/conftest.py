@@ -1,14 +1,22 @@
 from __future__ import annotations
 
+import os
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 
 from alerting.clock import FakeClock
 from alerting.notify.model import ContactMethod, IncidentInfo, Notification
+from alerting.store import IncidentStore, open_store
+from alerting.store.postgres import redact_dsn
+
+PG_DSN = os.environ.get("WARDWATCH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
@@ -16,6 +24,31 @@ T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[IncidentStore]:
+    """A real store: a SQLite file in tmp_path, or a fresh PostgreSQL schema (dropped afterwards) on the
+    server at ``WARDWATCH_TEST_PG_DSN``; as in the store's contract tests, no server is a failure, not a skip."""
+    if request.param == "sqlite":
+        s = await open_store(tmp_path / "wardwatch.db")
+        yield s
+        await s.close()
+        return
+    try:
+        admin = await asyncpg.connect(PG_DSN, timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as err:
+        pytest.fail(
+            f"PostgreSQL at {redact_dsn(PG_DSN)} does not answer ({type(err).__name__})", pytrace=False
+        )
+    schema = f"ww_notify_{uuid.uuid4().hex[:12]}"
+    try:
+        s = await open_store(PG_DSN, schema=schema)
+        yield s
+        await s.close()
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
 
 
 @pytest.fixture

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -14,7 +13,6 @@ from alerting.clock import FakeClock
 from alerting.model import Status
 from alerting.notify import link_api
 from alerting.notify.links import LinkError, LinkSigner, _b64, _unb64
-from alerting.store import IncidentStore, open_store
 from tests.alerting.notify.storefix import open_incident
 
 SECRET = "link-signing-secret-0123456789"
@@ -23,13 +21,6 @@ SECRET = "link-signing-secret-0123456789"
 @pytest.fixture
 def signer() -> LinkSigner:
     return LinkSigner(SECRET, base_url="https://oncall.hosp/", ttl_seconds=3600)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[IncidentStore]:
-    s = await open_store(tmp_path / "wardwatch.db")
-    yield s
-    await s.close()
 
 
 def test_a_genuine_link_verifies_to_its_claims(signer, clock):
@@ -168,3 +159,11 @@ async def test_links_of_a_page_are_independent(client, store, signer, clock: Fak
     assert (await client.post(ack)).status == 200
     assert (await client.post(resolve)).status == 200
     assert (await store.get(incident.id)).status is Status.RESOLVED
+
+
+async def test_two_simultaneous_posts_of_one_link_act_once(client, store, signer, clock):
+    incident = await open_incident(store, clock.now())
+    path = _path(signer, signer.sign(incident.id, "zhangsan", "ack", now=clock.now()))
+    first, second = await asyncio.gather(client.post(path), client.post(path))
+    assert sorted([first.status, second.status]) == [200, 410]
+    assert len([e for e in await store.audit_log() if e.action == "link.used"]) == 1

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,7 +23,7 @@ from alerting.notify.settings import OutboxPolicy
 from alerting.notify.sms import SmsConfig, SmsNotifier
 from alerting.notify.webhook import WebhookConfig, WebhookNotifier
 from alerting.roster_config import Person
-from alerting.store import IncidentStore, open_store
+from alerting.store import IncidentStore
 from tests.alerting.notify.storefix import open_incident
 
 LINK_SECRET = "link-signing-secret-0123456789"
@@ -44,13 +43,6 @@ class Receiver:
         self.received.append(json.loads(await request.read()))
         status = self.statuses.pop(0) if self.statuses else 200
         return web.Response(status=status, text="ok" if status == 200 else "scripted failure")
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[IncidentStore]:
-    s = await open_store(tmp_path / "wardwatch.db")
-    yield s
-    await s.close()
 
 
 @pytest.fixture
@@ -341,3 +333,17 @@ async def test_no_secret_reaches_the_timeline_the_outbox_or_the_log(
         assert secret not in "\n".join(
             r.getMessage() for r in caplog.records if r.name.startswith("wardwatch")
         )
+
+
+async def test_two_workers_racing_for_the_same_page_send_it_once(aiohttp_server, store, clock, registry):
+    hook = Receiver()
+    hook_server = await serve(aiohttp_server, hook, "/hook")
+    t0 = clock.now()
+    incident = await open_incident(store, t0)
+    async with aiohttp.ClientSession() as session:
+        await page(store, incident, person(str(hook_server.make_url("/hook"))), t0)
+        a = worker(store, session, clock, registry, "http://127.0.0.1:9/sms", worker_id="a")
+        b = worker(store, session, clock, CollectorRegistry(), "http://127.0.0.1:9/sms", worker_id="b")
+        handled = await asyncio.gather(a.run_once(now=t0), b.run_once(now=t0))
+    assert sorted(handled) == [0, 1]
+    assert len(hook.received) == 1

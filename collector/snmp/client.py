@@ -11,8 +11,6 @@ into the exceptions of this module, in one place. Error messages name the target
 from __future__ import annotations
 
 import asyncio
-import secrets
-import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,18 +37,38 @@ from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
 from pysnmp.proto import errind, rfc1902, rfc1905
 
 from collector.snmp import ber
-from collector.snmp.inventory import AuthProtocol, Device, PrivProtocol, SecurityLevel
+from collector.snmp.errors import (
+    SnmpAuthError,
+    SnmpError,
+    SnmpErrorStatus,
+    SnmpNoSuchName,
+    SnmpProtocolError,
+    SnmpTimeout,
+    SnmpUnknownUser,
+    SnmpUnreachable,
+    status_error,
+)
+from collector.snmp.inventory import AuthProtocol, Device, PrivProtocol, SecurityLevel, V3Credentials
+from collector.snmp.wire import Requester, port_unreachable
+
+__all__ = [  # the errors live in errors.py; callers may import them from here
+    "SnmpAuthError",
+    "SnmpClient",
+    "SnmpError",
+    "SnmpErrorStatus",
+    "SnmpNoSuchName",
+    "SnmpProtocolError",
+    "SnmpTimeout",
+    "SnmpUnknownUser",
+    "SnmpUnreachable",
+    "Target",
+    "auth_for",
+    "community_of",
+    "to_value",
+]
 
 Value = int | str
 Oid = tuple[int, ...]
-# RFC 3416 error-status names, for messages.
-_ERROR_STATUS = dict(
-    enumerate(
-        "noError tooBig noSuchName badValue readOnly genErr noAccess wrongType wrongLength wrongEncoding "
-        "wrongValue noCreation inconsistentValue resourceUnavailable commitFailed undoFailed "
-        "authorizationError notWritable inconsistentName".split()
-    )
-)
 
 _AUTH = {
     AuthProtocol.SHA: usmHMACSHAAuthProtocol,
@@ -64,40 +82,6 @@ _PRIV = {
     PrivProtocol.AES192: usmAesCfb192Protocol,
     PrivProtocol.AES256: usmAesCfb256Protocol,
 }
-
-
-class SnmpError(Exception):
-    """Base of SNMP failures; ``kind`` is the short label used in metrics and status."""
-
-    kind = "error"
-
-
-class SnmpTimeout(SnmpError):
-    kind = "timeout"  # no answer; for v2c this is also what a wrong community looks like
-
-
-class SnmpUnreachable(SnmpError):
-    kind = "unreachable"  # ICMP port/host unreachable: nothing listens there
-
-
-class SnmpAuthError(SnmpError):
-    kind = "auth_failure"  # v3: wrong authentication password (usmStatsWrongDigests)
-
-
-class SnmpUnknownUser(SnmpError):
-    kind = "unknown_user"  # v3: usmStatsUnknownUserNames
-
-
-class SnmpNoSuchName(SnmpError):
-    kind = "no_such_name"  # nothing the profile asks for exists on the device
-
-
-class SnmpErrorStatus(SnmpError):
-    kind = "error_status"  # the agent answered with an error-status (genErr, tooBig, ...)
-
-
-class SnmpProtocolError(SnmpError):
-    kind = "protocol_error"  # other engine-level failures (decryption, time window, ...)
 
 
 _INDICATION_ERRORS: dict[type, tuple[type[SnmpError], str]] = {
@@ -125,7 +109,8 @@ class Target:
     retries: int = 1
     use_getbulk: bool = True
     max_repetitions: int = 25
-    community: bytes | None = None  # v2c: sent by the fast path (ber.py); None for v3
+    community: bytes | None = None  # v2c: sent by the wire path (ber.py); None for v3
+    v3: V3Credentials | None = None  # v3: used by the wire path (usm.py)
 
     def __repr__(self) -> str:  # keep credentials out of logs and tracebacks
         return f"Target({self.name!r}, {self.host}:{self.port})"
@@ -185,104 +170,33 @@ def community_of(device: Device) -> bytes | None:
     return device.community.get_secret_value().encode() if device.community is not None else None
 
 
-class _V2cProtocol(asyncio.DatagramProtocol):
-    """One UDP socket for every v2c request; answers are routed to their waiter by request id."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.DatagramTransport | None = None
-        self.pending: dict[int, tuple[tuple[str, int], asyncio.Future[Any]]] = {}
-        self.undecodable = 0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        try:
-            decoded = ber.decode_response(data)
-        except (ber.BerError, IndexError):
-            self.undecodable += 1
-            return
-        waiter = self.pending.get(decoded[0])
-        if waiter is None or tuple(addr[:2]) != waiter[0] or waiter[1].done():
-            return  # late (after a retry answered), unknown or spoofed
-        del self.pending[decoded[0]]
-        waiter[1].set_result(decoded)
-
-
 class SnmpClient:
     """One per process: wraps the ``SnmpEngine`` (made in the component's cleanup context).
 
-    v2c requests go through ``ber.py`` on one asyncio UDP socket (``fast_v2c``); v3 through
-    pysnmp (USM). Both return varbinds as ``(oid tuple, int | str | None | END_OF_MIB)``.
+    v2c and v3 requests go through ``wire.py`` (``ber.py`` + ``usm.py``) on one asyncio UDP
+    socket; ``fast_v2c=False`` / ``fast_v3=False`` send them through pysnmp instead (kept for
+    comparison tests and as a fallback). All return ``(oid tuple, int | str | None | END_OF_MIB)``.
     """
 
-    def __init__(self, engine: SnmpEngine | None = None, *, fast_v2c: bool = True) -> None:
+    def __init__(
+        self, engine: SnmpEngine | None = None, *, fast_v2c: bool = True, fast_v3: bool = True
+    ) -> None:
         self.engine = engine or SnmpEngine()
         self.fast_v2c = fast_v2c
         self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
-        self._v2c: _V2cProtocol | None = None
-        self._v2c_lock = asyncio.Lock()
-        self._request_id = secrets.randbelow(2**30)
+        self.fast_v3 = fast_v3
+        self._wire = Requester()
 
     def close(self) -> None:
-        if self._v2c is not None and self._v2c.transport is not None:
-            self._v2c.transport.close()
+        self._wire.close()
         self.engine.close_dispatcher()
-
-    async def _v2c_endpoint(self) -> _V2cProtocol:
-        async with self._v2c_lock:
-            if self._v2c is None:
-                loop = asyncio.get_running_loop()
-                _, protocol = await loop.create_datagram_endpoint(
-                    _V2cProtocol, local_addr=("0.0.0.0", 0), family=socket.AF_INET
-                )
-                self._v2c = protocol
-            return self._v2c
-
-    async def _v2c_request(self, target: Target, kind: str, oids: list[Oid]) -> list[tuple[Oid, ber.Value]]:
-        assert target.community is not None
-        protocol = await self._v2c_endpoint()
-        loop = asyncio.get_running_loop()
-        pdu_type = {"get": ber.GET, "next": ber.GETNEXT, "bulk": ber.GETBULK}[kind]
-        address = (target.host, target.port)
-        for _attempt in range(target.retries + 1):
-            self._request_id = (self._request_id + 1) % 2**31
-            request_id = self._request_id
-            message = ber.encode_request(
-                target.community, pdu_type, request_id, oids, max_repetitions=target.max_repetitions
-            )
-            future: asyncio.Future[Any] = loop.create_future()
-            protocol.pending[request_id] = (address, future)
-            try:
-                assert protocol.transport is not None
-                protocol.transport.sendto(message, address)
-                _, status, index, varbinds = await asyncio.wait_for(future, target.timeout_seconds)
-            except TimeoutError:
-                continue
-            finally:
-                protocol.pending.pop(request_id, None)
-            if status:
-                self._raise_for_status(target, _ERROR_STATUS.get(status, str(status)), index)
-            return varbinds
-        if await port_unreachable(target.host, target.port):
-            raise SnmpUnreachable(f"{target.name} ({target.where}): port unreachable (nothing listens there)")
-        raise SnmpTimeout(
-            f"{target.name} ({target.where}): no response after {target.retries + 1} tries of "
-            f"{target.timeout_seconds:g}s (for v2c a wrong community looks the same)"
-        )
-
-    @staticmethod
-    def _raise_for_status(target: Target, name: str, index: int) -> None:
-        if name == "noSuchName":
-            raise SnmpNoSuchName(f"{target.name} ({target.where}): noSuchName at varbind {int(index)}")
-        raise SnmpErrorStatus(
-            f"{target.name} ({target.where}): agent answered {name} at varbind {int(index)}"
-        )
 
     async def request(self, target: Target, kind: str, oids: list[Oid]) -> list[tuple[Oid, ber.Value]]:
         """One GET/GETNEXT/GETBULK ("get", "next", "bulk"), varbinds normalised."""
         if self.fast_v2c and target.community is not None:
-            return await self._v2c_request(target, kind, oids)
+            return await self._wire.request_v2c(target, kind, oids)
+        if self.fast_v3 and target.v3 is not None:
+            return await self._wire.request_v3(target, kind, oids)
         vbs = await self._request(target, kind, [(univ.ObjectIdentifier(o), univ.Null("")) for o in oids])
         return [
             (tuple(oid), ber.END_OF_MIB if isinstance(value, rfc1905.EndOfMibView) else to_value(value))
@@ -331,7 +245,7 @@ class SnmpClient:
             await self._raise_for_indication(target, indication)
         if status and int(status) != 0:
             name = status.prettyPrint() if hasattr(status, "prettyPrint") else str(status)
-            self._raise_for_status(target, name, int(index))
+            raise status_error(f"{target.name} ({target.where})", name, int(index))
         return list(vbs)
 
     async def _raise_for_indication(self, target: Target, indication: Any) -> None:
@@ -398,34 +312,3 @@ class SnmpClient:
                 break
             active = [c for c in active if c not in finished]
         return result
-
-
-async def port_unreachable(host: str, port: int, *, wait_seconds: float = 0.3) -> bool:
-    """Tell "nothing listens there" from "no answer": a connected UDP socket receives the ICMP
-    port-unreachable as ConnectionRefusedError. Sends one empty BER SEQUENCE (an agent drops it as
-    unparsable; asyncio will not send a zero-length datagram)."""
-    loop = asyncio.get_running_loop()
-    refused = loop.create_future()
-
-    class Probe(asyncio.DatagramProtocol):
-        def error_received(self, exc: Exception) -> None:
-            if not refused.done():
-                refused.set_result(isinstance(exc, ConnectionRefusedError | OSError))
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            if not refused.done():
-                refused.set_result(False)
-
-    try:
-        transport, _ = await loop.create_datagram_endpoint(
-            Probe, remote_addr=(host, port), family=socket.AF_INET
-        )
-    except OSError:
-        return True
-    try:
-        transport.sendto(b"\x30\x00")
-        return await asyncio.wait_for(refused, wait_seconds)
-    except TimeoutError:
-        return False
-    finally:
-        transport.close()

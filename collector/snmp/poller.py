@@ -83,6 +83,7 @@ def make_target(device: Device, settings: SnmpSettings, inventory: Inventory | N
         use_getbulk=device.use_getbulk,
         max_repetitions=settings.max_repetitions,
         community=community_of(device),
+        v3=device.v3,
     )
 
 

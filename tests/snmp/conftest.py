@@ -20,6 +20,14 @@ V3_USER = "wardwatch"
 V3_AUTH = "auth-Passw0rd-42"
 V3_PRIV = "priv-Passw0rd-42"
 V3_ENGINE_ID = "0x80001f8880aabbccdd00112233"
+# (user, auth protocol, auth password, priv protocol, priv password, snmpd rouser level)
+EXTRA_V3_USERS = [
+    ("ww-sha1", "SHA", "auth-sha1-Pass", "AES", "priv-sha1-Pass", "priv"),
+    ("ww-sha224", "SHA-224", "auth-224-Pass", "AES-192", "priv-224-Pass", "priv"),
+    ("ww-sha384", "SHA-384", "auth-384-Pass", "AES-256", "priv-384-Pass", "priv"),
+    ("ww-sha512", "SHA-512", "auth-512-Pass", "AES-256", "priv-512-Pass", "priv"),
+    ("ww-authonly", "SHA-256", "auth-only-Pass", "", "", "auth"),
+]
 
 
 @dataclass(frozen=True)
@@ -88,12 +96,16 @@ def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpd]:
     conf_dir.mkdir()
     persist.mkdir()
     port = free_udp_port()
+    extra_users = "".join(
+        f"createUser {u} {a} {ap} {p} {pp}".rstrip() + f"\nrouser {u} {lvl}\n"
+        for u, a, ap, p, pp, lvl in EXTRA_V3_USERS
+    )
     (conf_dir / "snmpd.conf").write_text(
         f"""agentAddress udp:127.0.0.1:{port}
 rocommunity {COMMUNITY} 127.0.0.1
 createUser {V3_USER} SHA-256 {V3_AUTH} AES {V3_PRIV}
 rouser {V3_USER} priv
-sysName wardwatch-lab-snmpd
+{extra_users}sysName wardwatch-lab-snmpd
 sysLocation lab rack 1
 sysContact duty desk
 """

@@ -21,7 +21,7 @@ from collector.snmp.profiles import load_profiles
 from collector.snmp.settings import SnmpSettings
 from collector.snmp.simulator import free_udp_port
 from collector.state import series_key
-from tests.snmp.conftest import COMMUNITY, V3_AUTH, V3_PRIV, Snmpd
+from tests.snmp.conftest import COMMUNITY, EXTRA_V3_USERS, V3_AUTH, V3_PRIV, Snmpd
 
 PROFILES = load_profiles()
 SETTINGS = SnmpSettings()
@@ -116,3 +116,34 @@ async def test_target_repr_hides_credentials(snmpd: Snmpd) -> None:
     target = make_target(snmpd.v3_device(), SETTINGS)
     assert V3_AUTH not in repr(target) and V3_PRIV not in repr(target)
     assert COMMUNITY not in repr(make_target(snmpd.device(), SETTINGS))
+
+
+_PRIV_NAMES = {"AES": "AES-128", "AES-192": "AES-192", "AES-256": "AES-256"}
+
+
+@pytest.mark.parametrize(("user", "auth", "auth_pw", "priv", "priv_pw", "level"), EXTRA_V3_USERS)
+async def test_v3_protocols_on_the_wire_path_match_pysnmp(
+    snmpd: Snmpd, user: str, auth: str, auth_pw: str, priv: str, priv_pw: str, level: str
+) -> None:
+    v3: dict[str, object] = {"user": user, "auth_protocol": auth, "auth_password": auth_pw}
+    if level == "priv":
+        v3 |= {"security_level": "authPriv", "priv_protocol": _PRIV_NAMES[priv], "priv_password": priv_pw}
+    else:
+        v3 |= {"security_level": "authNoPriv"}
+    target = make_target(snmpd.v3_device(**v3), SETTINGS)
+    wire, pysnmp_path = SnmpClient(), SnmpClient(fast_v3=False)
+    try:
+        a = await poll_once(wire, target, _profiles("system", "interfaces"))
+        b = await poll_once(pysnmp_path, target, _profiles("system", "interfaces"))
+    finally:
+        wire.close()
+        pysnmp_path.close()
+    assert a.info["sys_name"] == "wardwatch-lab-snmpd"
+    assert a.rows == b.rows and a.info == b.info and set(a.samples) == set(b.samples)
+
+
+async def test_v3_wrong_privacy_password_is_reported(snmpd: Snmpd, client: SnmpClient) -> None:
+    err = await _error_of(client, snmpd.v3_device(priv_password="Wrong-Priv-Secret-8"))
+    # snmpd drops what it cannot decrypt without a report: the poller sees silence
+    assert err.kind == "timeout"
+    assert "Wrong-Priv-Secret-8" not in str(err) and V3_AUTH not in str(err)

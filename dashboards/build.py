@@ -13,7 +13,7 @@ from pathlib import Path
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
-from dashboards import hosts, incidents, network, storage_ups, wall
+from dashboards import COMMITTED_DIR, hosts, incidents, network, storage_ups, wall
 
 BUILDERS: tuple[Callable[[], g.Dashboard], ...] = (
     wall.build,
@@ -22,7 +22,7 @@ BUILDERS: tuple[Callable[[], g.Dashboard], ...] = (
     storage_ups.build,
     incidents.build,
 )
-COMMITTED_DIR = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "dashboards"
+__all__ = ["BUILDERS", "COMMITTED_DIR", "build_all", "render", "write"]
 
 
 def render(dashboard: g.Dashboard) -> str:

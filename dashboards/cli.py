@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dashboards.build import COMMITTED_DIR
+from dashboards import COMMITTED_DIR  # not dashboards.build: every `wardwatch` command loads this module
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -45,6 +45,7 @@ from collector.state import State
 
 NS = f"wwbench{os.getpid()}"
 COMMUNITY = "bench-ro"
+V3_USER, V3_AUTH, V3_PRIV = "bench-v3", "bench-auth-pass", "bench-priv-pass"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -73,6 +74,7 @@ def netns_snmpd() -> Iterator[tuple[str, int, str]]:
         (tmp / "persist").mkdir()
         (tmp / "conf" / "snmpd.conf").write_text(
             f"agentAddress udp:10.254.0.2:16100\nrocommunity {COMMUNITY} 10.254.0.0/30\n"
+            f"createUser {V3_USER} SHA-256 {V3_AUTH} AES {V3_PRIV}\nrouser {V3_USER} priv\n"
         )
         env = {
             "SNMPCONFPATH": str(tmp / "conf"),
@@ -219,19 +221,17 @@ def bench_exporter(host: str, port: int, community: str, polls: int) -> dict[str
 
 
 async def bench_wardwatch(
-    host: str, port: int, community: str, polls: int, top: int, *, fast_v2c: bool = True
+    host: str, port: int, community: str, polls: int, top: int, *, fast_v2c: bool = True, v3: bool = False
 ) -> dict[str, object]:
-    device = parse_inventory(
-        {
-            "devices": [
-                {"name": "bench", "address": host, "port": port, "community": community, "timeout_seconds": 5}
-            ]
-        },
-        "bench",
-    ).devices[0]
+    raw: dict[str, object] = {"name": "bench", "address": host, "port": port, "timeout_seconds": 5}
+    if v3:
+        raw |= {"version": "3", "v3": {"user": V3_USER, "auth_password": V3_AUTH, "priv_password": V3_PRIV}}
+    else:
+        raw["community"] = community
+    device = parse_inventory({"devices": [raw]}, "bench").devices[0]
     target = make_target(device, SnmpSettings())
     profiles = [load_profiles()["interfaces"]]
-    client = SnmpClient(fast_v2c=fast_v2c)
+    client = SnmpClient(fast_v2c=fast_v2c, fast_v3=fast_v2c)
     try:
         result = None
         for _ in range(3):
@@ -323,6 +323,12 @@ def main() -> int:
     with agent as (host, port, community):
         ours = asyncio.run(bench_wardwatch(host, port, community, args.polls, args.profile_top))
         via_pysnmp = asyncio.run(bench_wardwatch(host, port, community, args.polls, 0, fast_v2c=False))
+        v3_rows = []
+        if args.agent == "netns":
+            for fast in (True, False):
+                v3_rows.append(
+                    asyncio.run(bench_wardwatch(host, port, community, args.polls, 0, fast_v2c=fast, v3=True))
+                )
         theirs = bench_exporter(host, port, community, args.polls)
         many = asyncio.run(bench_many(host, port, community, args.devices))
     print(
@@ -335,6 +341,10 @@ def main() -> int:
     print(
         f"{'wardwatch via pysnmp/pyasn1':<34} {via_pysnmp['cpu_ms']:>12.1f} {via_pysnmp['wall_ms']:>13.1f} {via_pysnmp['series']:>7}"
     )
+    for label, row in zip(
+        ("wardwatch v3 authPriv (usm.py)", "wardwatch v3 authPriv via pysnmp"), v3_rows, strict=False
+    ):
+        print(f"{label:<34} {row['cpu_ms']:>12.1f} {row['wall_ms']:>13.1f} {row['series']:>7}")
     if theirs:
         print(
             f"{'prometheus-snmp-exporter 0.21':<34} {theirs['cpu_ms']:>12.1f} {theirs['wall_ms']:>13.1f} {theirs['series']:>7}"

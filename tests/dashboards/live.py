@@ -37,12 +37,13 @@ import yaml
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from alerting import roster_api
 from alerting.clock import SystemClock
 from alerting.component import ALERTING
 from alerting.model import Status
 from alerting.notify.component import NOTIFY
 from alerting.notify.pages import enqueue, incident_info, request_for
-from alerting.roster_api import ROSTER
+from alerting.roster_api import ROSTER, ROSTER_PATH
 from collector import keys
 from collector.app import COMPONENTS, create_app
 from collector.catalog import MetricType
@@ -80,12 +81,20 @@ def _closed_port(kind: int = socket.SOCK_STREAM) -> int:
 class LiveCollector:
     """The collector app served on 127.0.0.1 from a background thread."""
 
-    def __init__(self, settings: CollectorSettings, components: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        settings: CollectorSettings,
+        components: tuple[str, ...],
+        *,
+        extra_setup: Callable[[web.Application], None] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._app = create_app(
             settings, clock=SystemClock(), registry=CollectorRegistry(), components=components
         )
+        if extra_setup is not None:
+            extra_setup(self._app)
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -407,8 +416,12 @@ def prometheus_with_rules(tmp: Path, target: str) -> Iterator[Prometheus]:
             proc.wait()
 
 
-def components() -> tuple[str, ...]:
-    return COMPONENTS if ROSTER_COMPONENT in COMPONENTS else (*COMPONENTS, ROSTER_COMPONENT)
+def add_roster(app: web.Application) -> None:
+    """The roster component is not in COMPONENTS yet: set it up as COMPONENTS would, on the repository's
+    example roster (its default path, rosters/, is relative to the working directory)."""
+    if ROSTER_COMPONENT not in COMPONENTS:
+        app[ROSTER_PATH] = REPO / "rosters"
+        roster_api.setup(app)
 
 
 @contextmanager
@@ -416,7 +429,7 @@ def live_stack(tmp: Path) -> Iterator[tuple[LiveCollector, Prometheus]]:
     """Collector + real agent + factory reports + SNMP poller + Prometheus, fed and ready to query."""
     with start_simulator() as simulator, WecomRobot() as robot:
         settings = collector_settings(tmp, snmp_port=simulator.port, wecom_url=robot.url)
-        collector = LiveCollector(settings, components())
+        collector = LiveCollector(settings, COMPONENTS, extra_setup=add_roster)
         collector.start()
         try:
             yield from _feed(tmp, collector)

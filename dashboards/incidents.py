@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from grafanalib import core as g
 
+from alerting.model import Severity
 from dashboards import metrics as m
 from dashboards.panels import AMBER, GREEN, RED, Layout, dashboard, stat, steps, table, timeseries
 
 UID = "wardwatch-incidents"
-SEVERITIES = ("critical", "major", "minor", "warning")
+SEVERITIES = tuple(s.value for s in Severity)  # critical (P1) ... warning (P4)
 
 
 def build() -> g.Dashboard:

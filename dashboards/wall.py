@@ -10,6 +10,7 @@ from __future__ import annotations
 from grafanalib import core as g
 
 from dashboards import metrics as m
+from dashboards.incidents import SEVERITIES
 from dashboards.panels import (
     AMBER,
     GREEN,
@@ -67,10 +68,7 @@ def build() -> g.Dashboard:
     lay.add(
         stat(
             "Open incidents",
-            [
-                (f'sum by (severity) ({m.INCIDENTS_OPEN}{{severity="{s}"}})', s)
-                for s in ("critical", "major", "minor", "warning")
-            ],
+            [(f'sum by (severity) ({m.INCIDENTS_OPEN}{{severity="{s}"}})', s) for s in SEVERITIES],
             thresholds=SEVERITY_COLOURS,
             description="Unresolved incidents by severity (critical = P1 ... warning = P4).",
         ),

@@ -22,9 +22,9 @@ from pysnmp.hlapi.v3arch.asyncio import (
     SnmpEngine,
     UdpTransportTarget,
     UsmUserData,
+    usmAesBlumenthalCfb192Protocol,
+    usmAesBlumenthalCfb256Protocol,
     usmAesCfb128Protocol,
-    usmAesCfb192Protocol,
-    usmAesCfb256Protocol,
     usmHMAC128SHA224AuthProtocol,
     usmHMAC192SHA256AuthProtocol,
     usmHMAC256SHA384AuthProtocol,
@@ -79,8 +79,11 @@ _AUTH = {
 }
 _PRIV = {
     PrivProtocol.AES128: usmAesCfb128Protocol,
-    PrivProtocol.AES192: usmAesCfb192Protocol,
-    PrivProtocol.AES256: usmAesCfb256Protocol,
+    # net-snmp's AES-192/256 extend short keys as draft-blumenthal-aes-usm does; pysnmp's plain
+    # usmAesCfb192/256Protocol are the Reeder (Cisco) variant and fail against net-snmp when the
+    # auth hash is shorter than the AES key (e.g. SHA-1 + AES-256).
+    PrivProtocol.AES192: usmAesBlumenthalCfb192Protocol,
+    PrivProtocol.AES256: usmAesBlumenthalCfb256Protocol,
 }
 
 

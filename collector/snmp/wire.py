@@ -190,6 +190,8 @@ class Requester:
                     resynced, attempts = True, attempts + 1
                     continue
                 raise _report_error(who, report)
+            if answer.engine_id == state.engine_id and answer.boots >= state.boots:
+                state.boots, state.time, state.learned_at = answer.boots, answer.time, time.monotonic()
             if answer.error_status:
                 raise status_error(who, answer.error_status, answer.error_index)
             return answer.varbinds

@@ -27,6 +27,9 @@ EXTRA_V3_USERS = [
     ("ww-sha384", "SHA-384", "auth-384-Pass", "AES-256", "priv-384-Pass", "priv"),
     ("ww-sha512", "SHA-512", "auth-512-Pass", "AES-256", "priv-512-Pass", "priv"),
     ("ww-authonly", "SHA-256", "auth-only-Pass", "", "", "auth"),
+    ("ww-noauth", "", "", "", "", "noauth"),
+    ("ww-sha1-aes192", "SHA", "auth-sha1-Pass2", "AES-192", "priv-sha1-Pass2", "priv"),  # key extension
+    ("ww-sha1-aes256", "SHA", "auth-sha1-Pass3", "AES-256", "priv-sha1-Pass3", "priv"),
 ]
 
 

@@ -125,8 +125,10 @@ _PRIV_NAMES = {"AES": "AES-128", "AES-192": "AES-192", "AES-256": "AES-256"}
 async def test_v3_protocols_on_the_wire_path_match_pysnmp(
     snmpd: Snmpd, user: str, auth: str, auth_pw: str, priv: str, priv_pw: str, level: str
 ) -> None:
-    v3: dict[str, object] = {"user": user, "auth_protocol": auth, "auth_password": auth_pw}
-    if level == "priv":
+    v3: dict[str, object] = {"user": user, "auth_protocol": auth or "SHA", "auth_password": auth_pw or None}
+    if level == "noauth":
+        v3 |= {"security_level": "noAuthNoPriv"}
+    elif level == "priv":
         v3 |= {"security_level": "authPriv", "priv_protocol": _PRIV_NAMES[priv], "priv_password": priv_pw}
     else:
         v3 |= {"security_level": "authNoPriv"}

@@ -1,11 +1,11 @@
-"""A thin SNMP client over pysnmp's asyncio engine: GET, GETBULK/GETNEXT column walks, numeric OIDs.
+"""The SNMP client the poller uses: GET and GETBULK/GETNEXT column walks, numeric OIDs only.
 
-It talks to pysnmp's command generators directly with raw varbinds, skipping the high-level API's
-MIB resolution (``make_varbinds``/``unmake_varbinds``): we poll numeric OIDs only, and that layer was
-the first hot spot when profiling (see docs/benchmarks.md).
-
-pysnmp reports failures as values (``errorIndication``, ``errorStatus``); ``_raise_for`` turns them
-into the exceptions of this module, in one place. Error messages name the target, never a secret.
+Requests go on the wire through ``wire.py`` (v2c by ``ber.py``, v3 USM by ``usm.py``): pysnmp's
+pyasn1 decoding cost ~10× the CPU of prometheus-snmp-exporter per poll (docs/benchmarks.md). The
+pysnmp path is kept (``fast_v2c=False`` / ``fast_v3=False``) for comparison tests and as a fallback;
+it talks to pysnmp's command generators with raw varbinds, skipping the high-level API's MIB
+resolution, and ``_raise_for_indication`` turns pysnmp's error values into this package's exceptions.
+Both paths raise the same ``errors.py`` exceptions; messages name the target, never a secret.
 """
 
 from __future__ import annotations

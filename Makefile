@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -U pip 2>&1 | grep -v '^WARNING: Location' || true
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[collector,dev]' 2>&1 | grep -v '^WARNING: Location' || true
-	@$(BIN)/python -c 'import agent, collector, alerting, prometheus_client, pysnmp' 
+	@$(BIN)/python -c 'import agent, collector, alerting, prometheus_client, pysnmp, snmpsim, pysmi'
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -81,6 +81,18 @@ class AlertingSettings(_Section):
     value_update_interval_seconds: Annotated[float, Field(ge=0)] = 300.0
 
 
+class RosterSettings(_Section):
+    """The duty roster and escalation policies (alerting.roster_api, alerting.escalation_component)."""
+
+    enabled: bool = True
+    path: Path = Path("rosters")  # a roster file, or a folder holding one (rosters/example-hospital.yaml)
+    # the escalation policies; None = escalation.yaml beside the roster file
+    escalation_file: Path | None = None
+    escalation_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    # resolved incidents stay in view this long, for the stakeholders' "resolved" update
+    resolved_grace_seconds: Annotated[float, Field(ge=0)] = 3600.0
+
+
 class CollectorSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WARDWATCH_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -94,6 +106,7 @@ class CollectorSettings(BaseSettings):
     agents: list[AgentCredential] = []
     alerting: AlertingSettings = AlertingSettings()
     notify: NotifySettings = NotifySettings()  # channels, link signing, outbox policy (alerting.notify)
+    rosters: RosterSettings = RosterSettings()
     # Development only: accept any agent without a token. Never in production.
     allow_unauthenticated_agents: bool = False
     # A single shared admin/API token for operator endpoints (hashed); issue 4 replaces this with roles.

@@ -72,6 +72,15 @@ class IncidentStore(Protocol):
 
     async def timeline(self, incident_id: str) -> builtins.list[TimelineEntry]: ...
 
+    async def escalation_candidates(self, *, resolved_since: datetime) -> dict[str, int]:
+        """Id -> version of every unresolved incident and of those resolved since ``resolved_since``: what the
+        escalation loop may still have to page or tell stakeholders about. Cheap: two columns, no parsing."""
+        ...
+
+    async def get_many(self, ids: Iterable[str]) -> builtins.list[Incident]:
+        """The incidents with these ids (unknown ids are left out), in no particular order."""
+        ...
+
     async def count_open_by(self) -> dict[tuple[Severity, Category], int]:
         """Unresolved incidents per (severity, category), for ``wardwatch_incidents_open``."""
         ...

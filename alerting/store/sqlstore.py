@@ -45,6 +45,7 @@ from alerting.store.timeline import append_timeline
 from alerting.store.transitions import AUDITED_KINDS, NewEntry, apply_actions, incident_number, require_utc
 
 _INSERT_ATTEMPTS = 5
+_IN_CHUNK = 500  # ids per "IN (...)" query: well under SQLite's and asyncpg's parameter limits
 
 
 class _LostRace(Exception):
@@ -350,6 +351,25 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
             )
             for r in rows
         ]
+
+    async def escalation_candidates(self, *, resolved_since: datetime) -> dict[str, int]:
+        async with self._engine.read() as tx:
+            rows = await tx.fetch(
+                "SELECT id, version FROM incidents WHERE status <> 'resolved' OR resolved_at >= $1",
+                require_utc(resolved_since, "resolved_since"),
+            )
+        return {r["id"]: int(r["version"]) for r in rows}
+
+    async def get_many(self, ids: Iterable[str]) -> builtins.list[Incident]:
+        wanted = builtins.list(dict.fromkeys(ids))
+        found: builtins.list[Incident] = []
+        async with self._engine.read() as tx:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                marks = ", ".join(f"${i + 1}" for i in range(len(chunk)))
+                rows = await tx.fetch(f"SELECT * FROM incidents WHERE id IN ({marks})", *chunk)
+                found.extend(_incident(r) for r in rows)
+        return found
 
     async def count_open_by(self) -> dict[tuple[Severity, Category], int]:
         async with self._engine.read() as tx:

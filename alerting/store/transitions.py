@@ -130,7 +130,10 @@ def format_time(at: datetime) -> str:
 
 
 def parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """``format_time``'s text back to the instant (``fromisoformat``: ~10x faster than ``strptime`` here)."""
+    if len(text) != 27 or text[10] != "T" or text[-1] != "Z":
+        raise ValueError(f"not a stored time (YYYY-MM-DDTHH:MM:SS.ffffffZ): {text!r}")
+    return datetime.fromisoformat(text)
 
 
 def audit_hash(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, Self
 
@@ -29,6 +29,12 @@ class IncidentStore(Protocol):
     async def close(self) -> None: ...
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
+
+    def subscribe(self, listener: Callable[[Incident], None]) -> Callable[[], None]:
+        """Call ``listener(incident)`` (synchronously; it must be cheap) after each committed write of this
+        store object that opened an incident or changed its state (acknowledge, resolve, escalate, ...).
+        Returns a function that removes the listener. Writes by other processes are not seen."""
+        ...
 
     # --- incidents ---
     async def open_or_touch(self, alert: Alert, now: datetime) -> tuple[Incident, bool]:

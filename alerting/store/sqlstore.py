@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Self
@@ -44,6 +45,8 @@ from alerting.store.rows import incident_from_row as _incident
 from alerting.store.timeline import append_timeline
 from alerting.store.transitions import AUDITED_KINDS, NewEntry, apply_actions, incident_number, require_utc
 
+log = logging.getLogger("wardwatch.store")
+
 _INSERT_ATTEMPTS = 5
 _IN_CHUNK = 500  # ids per "IN (...)" query: well under SQLite's and asyncpg's parameter limits
 
@@ -55,6 +58,23 @@ class _LostRace(Exception):
 class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._listeners: builtins.list[Callable[[Incident], None]] = []
+
+    def subscribe(self, listener: Callable[[Incident], None]) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _changed(self, incident: Incident) -> None:
+        for listener in builtins.list(self._listeners):
+            try:
+                listener(incident)
+            except Exception:  # a broken listener must not fail the write that already committed
+                log.exception("incident change listener %r failed", listener)
 
     @property
     def engine_name(self) -> str:
@@ -83,9 +103,11 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
                     )
                     if row is not None:
                         return await self._touch(tx, _incident(row), alert, now), False
-                    return await self._insert(tx, alert, now), True
+                    created = await self._insert(tx, alert, now)
             except _LostRace:
                 continue
+            self._changed(created)
+            return created, True
         raise StoreError(
             f"could not open an incident for fingerprint {alert.fingerprint!r}: too much contention"
         )
@@ -203,7 +225,8 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
             if row is None:
                 return None
             new, _ = await self._apply_in(tx, _incident(row), None, [Resolve(by=by)], now, audit=False)
-            return new
+        self._changed(new)
+        return new
 
     async def get(self, ref: str) -> Incident:
         async with self._engine.read() as tx:
@@ -279,7 +302,10 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
             )
             if row is None:
                 raise IncidentNotFound(ref)
-            return await self._apply_in(tx, _incident(row), expected_version, actions, now)
+            new, entries = await self._apply_in(tx, _incident(row), expected_version, actions, now)
+        if new.version != expected_version:
+            self._changed(new)
+        return new, entries
 
     async def _apply_in(
         self,

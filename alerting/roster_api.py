@@ -1,5 +1,4 @@
-"""Roster HTTP routes, a collector component (``setup(app)``; add ``"alerting.roster_api"`` to
-``collector.app.COMPONENTS`` to serve them):
+"""Roster HTTP routes, a collector component (``setup(app)``, in ``collector.app.COMPONENTS``):
 
 - ``GET /api/v1/rosters/who[?at=ISO&team=ID]`` — who is on duty (JSON; bearer API token);
 - ``GET /api/v1/rosters/ical-links`` — a subscription URL per person and team (JSON; bearer API token);
@@ -8,8 +7,10 @@
   Calendar apps cannot send headers, so each feed has its own token in the URL: an HMAC of the feed's name keyed
   by the collector's API token hash. It opens that one feed only; changing the API token revokes every link.
 
-The roster is loaded when the app is built (``ROSTER_PATH``, default ``rosters/``): a bad roster fails start-up with
-file, line and field. Without an API token configured the routes answer 403.
+The roster and the escalation policies are loaded when the app is built (``settings.rosters.path``, default
+``rosters/``) into ``app[ONCALL]``, an ``OnCallSource`` the escalation loop shares and reloads when the files
+change: a bad roster fails start-up with file, line and field; a bad edit later keeps the last good roster.
+Without an API token configured the routes answer 403.
 """
 
 from __future__ import annotations
@@ -17,22 +18,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from alerting.clock import Clock
+from alerting.oncall_source import OnCallSource
 from alerting.roster_ical import person_ical, team_ical
-from alerting.rosters import Roster, load_roster, who_is_on_duty
+from alerting.rosters import Roster, who_is_on_duty
 from collector import keys
 from collector.errors import json_error
 from collector.settings import hash_token
 
-ROSTER = web.AppKey("roster", Roster)
-ROSTER_PATH = web.AppKey("roster_path", Path)
+ONCALL = web.AppKey("oncall", OnCallSource)
 FEED_PAST = timedelta(days=7)
 FEED_AHEAD = timedelta(days=60)
 
@@ -73,7 +74,7 @@ def _at(request: web.Request, roster: Roster) -> datetime:
 
 async def get_who(request: web.Request) -> web.Response:
     _require_bearer(request)
-    roster = request.app[ROSTER]
+    roster = current_roster(request.app)
     team = request.query.get("team")
     if team is not None and team not in roster.teams:
         raise json_error(web.HTTPBadRequest, f"team: no team {team!r}")
@@ -102,7 +103,7 @@ def _dumps(obj: object) -> str:
 
 async def get_ical_links(request: web.Request) -> web.Response:
     configured = _require_bearer(request)
-    roster = request.app[ROSTER]
+    roster = current_roster(request.app)
 
     def url(kind: str, ident: str) -> str:
         path = request.app.router["roster_ical"].url_for(kind=kind, ident=ident)
@@ -123,7 +124,7 @@ async def get_ical(request: web.Request) -> web.Response:
     token = request.query.get("token", "")
     if not hmac.compare_digest(token, feed_token(configured, kind, ident)):
         raise json_error(web.HTTPNotFound, "no such calendar")  # the same answer for a wrong token and id
-    roster = request.app[ROSTER]
+    roster = current_roster(request.app)
     if ident not in (roster.people if kind == "person" else roster.teams):
         raise json_error(web.HTTPNotFound, "no such calendar")
     now = request.app[keys.CLOCK].now()
@@ -132,10 +133,15 @@ async def get_ical(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="text/calendar", charset="utf-8")
 
 
+def current_roster(app: web.Application) -> Roster:
+    """The roster in use now (the last good one if an edit was rejected)."""
+    return app[ONCALL].current.roster
+
+
 class OnCallCollector(Collector):
     """``wardwatch_oncall_info``: pure computation from the roster and the clock, no I/O."""
 
-    def __init__(self, roster: Roster, clock: Clock) -> None:
+    def __init__(self, roster: Callable[[], Roster], clock: Clock) -> None:
         self._roster = roster
         self._clock = clock
 
@@ -145,7 +151,7 @@ class OnCallCollector(Collector):
             "1 for each person on duty now, per team layer",
             labels=["team", "layer", "person"],
         )
-        board = who_is_on_duty(self._roster, self._clock.now())
+        board = who_is_on_duty(self._roster(), self._clock.now())
         for (team, layer), people in board.layers.items():
             for p in people:
                 family.add_metric([team, layer, p.id], 1.0)
@@ -153,9 +159,12 @@ class OnCallCollector(Collector):
 
 
 def setup(app: web.Application) -> None:
-    if ROSTER not in app:
-        app[ROSTER] = load_roster(app.get(ROSTER_PATH, Path("rosters")))
-    app[keys.REGISTRY].register(OnCallCollector(app[ROSTER], app[keys.CLOCK]))
+    settings = app[keys.SETTINGS].rosters
+    if not settings.enabled:
+        return
+    if ONCALL not in app:  # a test may have put its own source in
+        app[ONCALL] = OnCallSource(settings.path, settings.escalation_file)
+    app[keys.REGISTRY].register(OnCallCollector(lambda: current_roster(app), app[keys.CLOCK]))
     app.router.add_get("/api/v1/rosters/who", get_who)
     app.router.add_get("/api/v1/rosters/ical-links", get_ical_links)
     app.router.add_get(r"/api/v1/rosters/ical/{kind:person|team}/{ident}.ics", get_ical, name="roster_ical")

@@ -30,6 +30,8 @@ COMPONENTS: tuple[str, ...] = (
     "collector.snmp.component",  # SNMP poller, scheduler and trap receiver (settings.snmp)
     "alerting.component",  # rules, incident store, intake (POST /api/v1/alerts/alertmanager, ...)
     "alerting.notify.component",  # outbox delivery worker, GET/POST /links/{token} (settings.notify)
+    "alerting.roster_api",  # roster + policies (settings.rosters), wardwatch_oncall_info, who/iCal routes
+    "alerting.escalation_component",  # the escalation loop: incidents -> pages in the outbox
 )
 
 

@@ -22,6 +22,7 @@ from collector.snmp.demo_recordings import RECORDINGS_DIR
 from collector.snmp.simulator import Simulator, free_udp_port, start_simulator
 from collector.state import SourceKind
 from tests.collector.conftest import make_settings
+from tests.support.timeline import life
 
 pytestmark = pytest.mark.slow
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "rules"
@@ -125,8 +126,9 @@ async def test_a_ups_going_on_battery_opens_one_p1_incident_and_mains_resolves_i
 
         incidents = await eventually(resolved, "the resolution")
         assert [i.number for i in incidents] == [inc.number]
-        kinds = [e.kind for e in await store.timeline(inc.id)]
+        kinds = life(await store.timeline(inc.id))
         assert kinds[0] is TimelineKind.FIRED and kinds[-1] is TimelineKind.RESOLVED
+        assert kinds.count(TimelineKind.ESCALATED) == 1  # paged once, at once
         others = [i for i in await store.list() if i.rule != "UpsOnBattery"]
         assert others == []  # the seconds of failed polls while it restarted did not page "device silent"
     finally:

@@ -20,6 +20,7 @@ from collector.snmp.simulator import free_udp_port
 from collector.state import SourceKind
 from tests.collector.conftest import make_settings
 from tests.snmp.conftest import COMMUNITY, Snmpd, snmpd  # noqa: F401 (the session fixture)
+from tests.support.timeline import life
 
 pytestmark = pytest.mark.slow
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "rules"
@@ -110,6 +111,7 @@ async def test_a_real_linkdown_trap_opens_one_incident_and_linkup_resolves_it(
     await snmptrap(trap_port, LINK_UP, 1)
     incidents = await eventually(resolved, "the linkUp resolution")
     assert [i.number for i in incidents] == [inc.number]
-    kinds = [e.kind for e in await store.timeline(inc.id)]
+    kinds = life(await store.timeline(inc.id))
     assert kinds[0] is TimelineKind.FIRED and kinds[-1] is TimelineKind.RESOLVED
+    assert kinds.count(TimelineKind.ESCALATED) == 1  # paged once, at once
     assert [i for i in await store.list() if i.rule != "LinkDownTrap"] == []  # nothing else fired

@@ -37,13 +37,12 @@ import yaml
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from alerting import roster_api
 from alerting.clock import SystemClock
 from alerting.component import ALERTING
 from alerting.model import Status
 from alerting.notify.component import NOTIFY
 from alerting.notify.pages import enqueue, incident_info, request_for
-from alerting.roster_api import ROSTER, ROSTER_PATH
+from alerting.roster_api import current_roster
 from collector import keys
 from collector.app import COMPONENTS, create_app
 from collector.catalog import MetricType
@@ -57,7 +56,6 @@ T = TypeVar("T")
 AGENT_HOST = "ward-app-01"  # the real agent
 FACTORY_HOST = "his-db-01"  # the report factory
 TOKENS = {AGENT_HOST: "token-for-the-real-agent-0123456789", FACTORY_HOST: "token-for-the-factory-0123456789"}
-ROSTER_COMPONENT = "alerting.roster_api"
 EXAMPLE_INVENTORY = REPO / "deploy" / "examples" / "inventory.yaml"
 
 RULES = """
@@ -245,6 +243,7 @@ def collector_settings(tmp: Path, *, snmp_port: int, wecom_url: str) -> Collecto
             "alerting": {"rules_dir": str(rules_dir), "evaluation_interval_seconds": 0.5},
             "snmp": {"enabled": True, "inventory_file": str(inventory_file), "traps_enabled": False},
             "notify": {"channels": [{"kind": "wecom", "key": WecomRobot.KEY, "base_url": wecom_url}]},
+            "rosters": {"path": str(REPO / "rosters")},
         }
     )
 
@@ -343,13 +342,13 @@ def factory_report(seq: int, *, free_bytes: int) -> dict:
 
 
 async def page_about_the_newest_incident(app: web.Application) -> None:
-    """What the escalation engine will do once it is wired in: page people about the open incident through
-    the real outbox. li-na's first contact is WeCom (delivered by the robot); he-ping has only SMS, for
-    which no channel is configured here (the page fails)."""
+    """Besides the escalation loop's own pages: page two known people about the open incident through the
+    real outbox, so both results exist whoever is on duty now. li-na's first contact is WeCom (delivered by
+    the robot); he-ping has only SMS, for which no channel is configured here (the page fails)."""
     store = app[ALERTING].store
     assert store is not None
     incident, *_ = await store.list(status=Status.OPEN, limit=1)
-    roster = app[ROSTER]
+    roster = current_roster(app)
     now = app[keys.CLOCK].now()
     requests = [
         request_for(
@@ -416,20 +415,12 @@ def prometheus_with_rules(tmp: Path, target: str) -> Iterator[Prometheus]:
             proc.wait()
 
 
-def add_roster(app: web.Application) -> None:
-    """The roster component is not in COMPONENTS yet: set it up as COMPONENTS would, on the repository's
-    example roster (its default path, rosters/, is relative to the working directory)."""
-    if ROSTER_COMPONENT not in COMPONENTS:
-        app[ROSTER_PATH] = REPO / "rosters"
-        roster_api.setup(app)
-
-
 @contextmanager
 def live_stack(tmp: Path) -> Iterator[tuple[LiveCollector, Prometheus]]:
     """Collector + real agent + factory reports + SNMP poller + Prometheus, fed and ready to query."""
     with start_simulator() as simulator, WecomRobot() as robot:
         settings = collector_settings(tmp, snmp_port=simulator.port, wecom_url=robot.url)
-        collector = LiveCollector(settings, COMPONENTS, extra_setup=add_roster)
+        collector = LiveCollector(settings, COMPONENTS)
         collector.start()
         try:
             yield from _feed(tmp, collector)

@@ -17,12 +17,13 @@ from alerting.store.errors import (
     StoreError,
     VersionConflict,
 )
-from alerting.store.protocol import IncidentStore
+from alerting.store.protocol import IncidentStore, IncidentTotals
 
 __all__ = [
     "ClaimLost",
     "IncidentNotFound",
     "IncidentStore",
+    "IncidentTotals",
     "InvalidTransition",
     "MaintenanceWindowNotFound",
     "NotFound",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, Self
 
@@ -22,6 +23,21 @@ from alerting.model import (
     Status,
     TimelineEntry,
 )
+
+
+@dataclass(frozen=True)
+class IncidentTotals:
+    """Every incident the store holds of one (severity, category), for the collector's counters.
+
+    ``opened`` counts all of them; ``acknowledged``/``resolved`` those acknowledged/resolved, and the
+    ``*_seconds`` fields sum their time from opening to acknowledgement/resolution. A resolve without an
+    acknowledgement counts in ``resolved`` only."""
+
+    opened: int = 0
+    acknowledged: int = 0
+    acknowledge_seconds: float = 0.0
+    resolved: int = 0
+    resolve_seconds: float = 0.0
 
 
 class IncidentStore(Protocol):
@@ -89,6 +105,12 @@ class IncidentStore(Protocol):
 
     async def count_open_by(self) -> dict[tuple[Severity, Category], int]:
         """Unresolved incidents per (severity, category), for ``wardwatch_incidents_open``."""
+        ...
+
+    async def incident_totals(self) -> dict[tuple[Severity, Category], IncidentTotals]:
+        """Totals per (severity, category) over every incident held (open and resolved), by each incident's
+        severity now; pairs with no incident are left out. One aggregate query: the collector turns the
+        growth between two calls into ``wardwatch_incidents_opened_total`` and the MTTA/MTTR summaries."""
         ...
 
     # --- maintenance windows ---

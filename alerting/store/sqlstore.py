@@ -41,6 +41,7 @@ from alerting.store.engine import Engine, Tx, decode_json, decode_time
 from alerting.store.errors import IncidentNotFound, StoreError, VersionConflict
 from alerting.store.maintenance import MaintenanceMixin
 from alerting.store.outbox import OutboxMixin
+from alerting.store.protocol import IncidentTotals
 from alerting.store.rows import incident_from_row as _incident
 from alerting.store.timeline import append_timeline
 from alerting.store.transitions import AUDITED_KINDS, NewEntry, apply_actions, incident_number, require_utc
@@ -404,3 +405,35 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
                 "GROUP BY severity, category"
             )
         return {(Severity(r["severity"]), Category(r["category"])): int(r["n"]) for r in rows}
+
+    async def incident_totals(self) -> dict[tuple[Severity, Category], IncidentTotals]:
+        ack = self._seconds_between("acknowledged_at", "opened_at")
+        res = self._seconds_between("resolved_at", "opened_at")
+        async with self._engine.read() as tx:
+            rows = await tx.fetch(
+                "SELECT severity, category, COUNT(*) AS opened, "
+                f"COUNT(acknowledged_at) AS acknowledged, COALESCE(SUM({ack}), 0) AS acknowledge_seconds, "
+                f"COUNT(resolved_at) AS resolved, COALESCE(SUM({res}), 0) AS resolve_seconds "
+                "FROM incidents GROUP BY severity, category"
+            )
+        return {
+            (Severity(r["severity"]), Category(r["category"])): IncidentTotals(
+                opened=int(r["opened"]),
+                acknowledged=int(r["acknowledged"]),
+                acknowledge_seconds=float(r["acknowledge_seconds"]),
+                resolved=int(r["resolved"]),
+                resolve_seconds=float(r["resolve_seconds"]),
+            )
+            for r in rows
+        }
+
+    def _seconds_between(self, later: str, earlier: str) -> str:
+        """SQL for ``later - earlier`` in seconds (NULL when either is NULL), exact to the microsecond."""
+        if self._engine.name == "postgres":
+            return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
+        # SQLite keeps fixed-width UTC text (2026-11-28T08:00:00.123456Z): whole seconds from strftime('%s'),
+        # the fraction from characters 20-26 (julianday() would round to the millisecond)
+        return (
+            f"((strftime('%s', {later}) - strftime('%s', {earlier})) "
+            f"+ (CAST(substr({later}, 20, 7) AS REAL) - CAST(substr({earlier}, 20, 7) AS REAL)))"
+        )

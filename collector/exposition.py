@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from alerting.clock import Clock
 from collector import keys
-from collector.catalog import MetricCatalog, MetricType
+from collector.catalog import MetricCatalog, MetricInfo, MetricType
 from collector.host_metrics import AGENT_CLOCK_SKEW, AGENT_INFO, AGENT_LAST_REPORT, AGENT_UP
 from collector.selfmetrics import SELF_METRICS
 from collector.state import SourceKind, SourceState, State
@@ -38,6 +38,12 @@ def escape_label_value(value: str) -> str:
 
 def _escape_help(text: str) -> str:
     return text.replace("\\", r"\\").replace("\n", r"\n")
+
+
+def exposed_name(info: MetricInfo) -> str:
+    """The name a family's HELP, TYPE and sample lines all carry. As prometheus-client's text format does
+    (``InfoMetricFamily``), an info family ``x`` is exposed as the gauge ``x_info``; others keep their name."""
+    return f"{info.name}_info" if info.type is MetricType.INFO else info.name
 
 
 class StateRenderer:
@@ -74,39 +80,39 @@ class StateRenderer:
         return ",".join(parts)
 
     def render(self) -> str:
+        # Rows are kept without the metric name, which is the family's exposed name (see exposed_name),
+        # added once per family below, so HELP, TYPE and samples cannot disagree.
         lines: dict[str, list[str]] = defaultdict(list)
         now = self._clock.time()
         for src in self._state.sources():
             prefix = self._source_prefix(src)
             if src.kind is SourceKind.AGENT:
                 up = 1 if src.is_up(now, stale_after_intervals=self._stale_after) else 0
-                lines[AGENT_UP].append(f"{AGENT_UP}{{{prefix}}} {up}")
+                lines[AGENT_UP].append(f"{{{prefix}}} {up}")
                 if src.last_seen is not None:
-                    lines[AGENT_LAST_REPORT].append(f"{AGENT_LAST_REPORT}{{{prefix}}} {src.last_seen!r}")
+                    lines[AGENT_LAST_REPORT].append(f"{{{prefix}}} {src.last_seen!r}")
                 if src.clock_skew_seconds is not None:
-                    lines[AGENT_CLOCK_SKEW].append(
-                        f"{AGENT_CLOCK_SKEW}{{{prefix}}} {src.clock_skew_seconds!r}"
-                    )
+                    lines[AGENT_CLOCK_SKEW].append(f"{{{prefix}}} {src.clock_skew_seconds!r}")
                 version = escape_label_value(src.info.get("version", ""))
-                lines[AGENT_INFO].append(f'{AGENT_INFO}_info{{{prefix},version="{version}"}} 1')
+                lines[AGENT_INFO].append(f'{{{prefix},version="{version}"}} 1')
             snap = src.latest()
             if snap is None:
                 continue
             kind = src.kind
             fragment = self._fragment
             for (name, pairs), value in snap.samples.items():
-                lines[name].append(f"{name}{{{prefix}{fragment(kind, pairs)}}} {value}")
+                lines[name].append(f"{{{prefix}{fragment(kind, pairs)}}} {value}")
 
         out: list[str] = []
         for name, rows in lines.items():
             info = self._catalog.get(name)
             if info is None:
                 continue  # an undeclared name is a programming error that tests catch; never exposed
-            exposed = f"{name}_info" if info.type is MetricType.INFO else name
+            exposed = exposed_name(info)
             type_ = "gauge" if info.type is MetricType.INFO else info.type.value
             out.append(f"# HELP {exposed} {_escape_help(info.help)}")
             out.append(f"# TYPE {exposed} {type_}")
-            out.extend(rows)
+            out.append(exposed + ("\n" + exposed).join(rows))
         out.append("")
         return "\n".join(out)
 

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import asyncio
 import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.collector.conftest import auth, gz, report_dict
+from alerting.clock import SystemClock
+from collector import keys
+from collector.app import create_app
+from collector.catalog import MetricType
+from collector.snmp.simulator import free_udp_port, start_simulator
+from collector.state import Snapshot, SourceKind, series_key
+from tests.collector.conftest import auth, gz, make_settings, report_dict
 
 
 async def scrape(client) -> dict[str, list]:
@@ -67,13 +77,94 @@ async def test_collector_counts_its_own_work(client):
     )
 
 
-async def test_promtool_check_metrics_finds_nothing(client):
-    for host in ("his-db-01", "pacs-01"):
-        await client.post("/api/v1/reports", data=gz(report_dict(host)), headers=auth(host))
-    text = await (await client.get("/metrics")).text()
+def promtool_check_metrics(text: str) -> None:
     proc = subprocess.run(
         ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
     )
     # exit 3 = lint findings, 1 = parse error: both fail, and the findings are shown
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+async def test_promtool_check_metrics_finds_nothing(client):
+    for host in ("his-db-01", "pacs-01"):
+        await client.post("/api/v1/reports", data=gz(report_dict(host)), headers=auth(host))
+    text = await (await client.get("/metrics")).text()
+    promtool_check_metrics(text)
     assert "wardwatch_filesystem_used_ratio" in text
+    assert 'wardwatch_agent_info{host="pacs-01"' in text
+
+
+async def test_an_info_family_is_name_info_in_help_type_and_samples(client, fake_clock):
+    """An info family ``x`` is the gauge ``x_info`` in every line, as prometheus-client writes it."""
+    app = client.server.app
+    app[keys.CATALOG].declare("wardwatch_test_firmware", MetricType.INFO, "Firmware of a test device.")
+    state = app[keys.STATE]
+    src = state.upsert_source(SourceKind.SNMP, "test-sw", labels={"site": "main"}, interval_seconds=30)
+    now = fake_clock.time()
+    key = series_key("wardwatch_test_firmware", version="V200R019")
+    state.record(src, Snapshot(now, now, samples={key: 1.0}))
+    await client.post("/api/v1/reports", data=gz(report_dict()), headers=auth())
+
+    text = await (await client.get("/metrics")).text()
+    promtool_check_metrics(text)
+    assert "# HELP wardwatch_test_firmware_info Firmware of a test device." in text
+    assert "# TYPE wardwatch_test_firmware_info gauge" in text
+    assert 'wardwatch_test_firmware_info{device="test-sw",site="main",version="V200R019"} 1.0' in text
+    assert "\nwardwatch_test_firmware{" not in text
+    fams = {f.name: f for f in text_string_to_metric_families(text)}
+    for name in ("wardwatch_test_firmware_info", "wardwatch_agent_info"):
+        assert fams[name].type == "gauge"
+        assert [s.name for s in fams[name].samples] == [name]
+
+
+def _info_inventory(tmp_path: Path, sim_port: int) -> Path:
+    """Simulated devices whose profiles hold info metrics (system, huawei-oceanstor), and one that never
+    answers (wardwatch_snmp_last_error_info). Profiles with MIB-named labels (ifName, hrStorageDescr) or
+    non-base units are left out: promtool's lint would flag those, not the info metrics."""
+    devices = [
+        {"name": "PACS-STOR01", "community": "storage-array", "profiles": ["system", "huawei-oceanstor"]},
+        {"name": "DC-UPS-01", "community": "ups", "profiles": ["system"]},
+        {"name": "ghost", "community": "nobody", "port": free_udp_port(), "timeout_seconds": 0.3},
+    ]
+    for d in devices:
+        d.setdefault("port", sim_port)
+        d.update(address="127.0.0.1", retries=0, labels={"site": "main-campus"})
+    path = tmp_path / "inventory.yaml"
+    path.write_text(yaml.safe_dump({"devices": devices}))
+    return path
+
+
+async def test_promtool_accepts_snmp_info_metrics(aiohttp_client, tmp_path: Path):
+    sim = await asyncio.to_thread(start_simulator)
+    try:
+        settings = make_settings(
+            snmp={
+                "enabled": True,
+                "inventory_file": str(_info_inventory(tmp_path, sim.port)),
+                "trap_port": 0,
+            },
+            alerting={"enabled": False},
+            data_dir=str(tmp_path),
+        )
+        client = await aiohttp_client(create_app(settings, clock=SystemClock(), registry=CollectorRegistry()))
+        await client.post("/api/v1/reports", data=gz(report_dict()), headers=auth())
+        wanted = (
+            'wardwatch_snmp_system_info{device="DC-UPS-01"',
+            'wardwatch_snmp_oceanstor_info{device="PACS-STOR01"',
+            'wardwatch_snmp_last_error_info{device="ghost"',
+        )
+        text = ""
+        for _ in range(100):  # the first polls run at start-up; the ghost fails after its 0.3 s timeout
+            text = await (await client.get("/metrics")).text()
+            if all(w in text for w in wanted):
+                break
+            await asyncio.sleep(0.1)
+        assert all(w in text for w in wanted), text[-3000:]
+    finally:
+        await asyncio.to_thread(sim.stop)
+
+    promtool_check_metrics(text)
+    fams = {f.name: f for f in text_string_to_metric_families(text)}
+    for name in ("wardwatch_snmp_system_info", "wardwatch_snmp_oceanstor_info", "wardwatch_agent_info"):
+        assert fams[name].type == "gauge"
+        assert {s.name for s in fams[name].samples} == {name}

@@ -1,0 +1,370 @@
+"""The escalation loop on a real store (SQLite and PostgreSQL) with the example roster and policies, time moved by
+a FakeClock: levels climb at the configured delays, acknowledging or resolving stops them, P1 pages the IT head
+at once, a SIGKILL between levels (even between the outbox write and the state write) neither skips nor repeats a
+level, maintenance windows and dependency suppression page nobody, roster edits are picked up (bad ones are not).
+The outbox rows are the truth here: they are what the delivery worker sends."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+from prometheus_client import CollectorRegistry
+
+from alerting.clock import FakeClock
+from alerting.escalation_loop import EscalationLoop
+from alerting.model import (
+    Alert,
+    AttachToParent,
+    Category,
+    Incident,
+    Matcher,
+    Severity,
+    Source,
+    TimelineKind,
+    fingerprint_for,
+)
+from alerting.oncall_source import OnCallSource
+from alerting.rosters import on_duty, position_holders
+from alerting.store import IncidentStore, open_store
+
+REPO = Path(__file__).resolve().parents[2]
+PG_DSN = os.environ.get("WARDWATCH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+SH = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 12, 2, 10, 0, tzinfo=SH)  # a Wednesday, day shift
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str | None]]:
+    """Where a store lives: (SQLite path | PostgreSQL DSN, schema)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "wardwatch.db"), None
+        return
+    schema = f"ww_esc_{uuid.uuid4().hex[:12]}"
+    yield PG_DSN, schema
+    conn = await asyncpg.connect(PG_DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def store(target: tuple[str, str | None]) -> AsyncIterator[IncidentStore]:
+    s = await open_store(target[0], schema=target[1])
+    yield s
+    await s.close()
+
+
+@pytest.fixture(scope="module")
+def oncall() -> OnCallSource:
+    return OnCallSource(REPO / "rosters")
+
+
+def make_loop(store: IncidentStore, oncall: OnCallSource, clock: FakeClock) -> EscalationLoop:
+    return EscalationLoop(store, oncall, clock=clock, registry=CollectorRegistry())
+
+
+def alert(
+    severity: Severity = Severity.MAJOR,
+    category: Category = Category.SYSTEM_FAILURE,
+    host: str = "app-01",
+    **labels: str,
+) -> Alert:
+    all_labels = {"host": host, "site": "main", "system": "HIS", "role": "app", **labels}
+    return Alert(
+        fingerprint=fingerprint_for("test_rule", all_labels),
+        rule="test_rule",
+        title=f"{host} is down",
+        severity=severity,
+        category=category,
+        source=Source.RULE,
+        starts_at=T0,
+        labels=all_labels,
+        assets=(host,),
+        summary=f"{host} is down",
+    )
+
+
+async def run_until(loop: EscalationLoop, clock: FakeClock, end: datetime, step: timedelta) -> None:
+    while clock.now() <= end:
+        await loop.tick()
+        clock.advance(step)
+
+
+async def escalations(store: IncidentStore, incident: Incident) -> list[tuple[int, datetime]]:
+    return [
+        (e.details["to_level"], e.at)
+        for e in await store.timeline(incident.id)
+        if e.kind is TimelineKind.ESCALATED
+    ]
+
+
+async def pages(store: IncidentStore, incident: Incident) -> dict[str, datetime]:
+    """Outbox key (without the contact suffix) -> when it was enqueued, for the first contact of each page."""
+    items = await store.outbox(incident_id=incident.id, limit=1000)
+    return {i.key.removesuffix("#c0"): i.created_at for i in items if i.key.endswith("#c0")}
+
+
+def people(keys: dict[str, datetime], incident: Incident, level: int, rnd: int = 0) -> set[str]:
+    prefix = f"{incident.id}/L{level}/R{rnd}/"
+    return {k.removeprefix(prefix) for k in keys if k.startswith(prefix)}
+
+
+async def test_an_unacknowledged_p2_climbs_every_level_at_its_delay(
+    store: IncidentStore, oncall: OnCallSource
+) -> None:
+    roster = oncall.current.roster
+    clock = FakeClock(T0)
+    loop = make_loop(store, oncall, clock)
+    inc, _ = await store.open_or_touch(alert(), T0)
+
+    await run_until(loop, clock, T0 + minutes(70), timedelta(seconds=30))
+
+    # the default policy: first-line at once (repeated at 5 and 10 min), systems backup at 15 min, the IT head
+    # at 30 min, the emergency command group 30 min after that
+    assert await escalations(store, inc) == [
+        (1, T0),
+        (2, T0 + minutes(15)),
+        (3, T0 + minutes(30)),
+        (4, T0 + minutes(60)),
+    ]
+    keys = await pages(store, inc)
+    first_line = {p.id for p in position_holders(roster, "first-line", T0)}
+    assert first_line and people(keys, inc, 1) == first_line
+    assert people(keys, inc, 1, 1) == first_line and people(keys, inc, 1, 2) == first_line
+    assert people(keys, inc, 1, 3) == set()  # repeat: 2
+    assert people(keys, inc, 2) == {p.id for p in on_duty(roster, "systems", "backup", T0 + minutes(15))}
+    assert people(keys, inc, 3) == {p.id for p in position_holders(roster, "it-head", T0 + minutes(30))}
+    assert people(keys, inc, 4) == {
+        p.id for p in position_holders(roster, "emergency-command", T0 + minutes(60))
+    }
+    assert keys[f"{inc.id}/L2/R0/{next(iter(people(keys, inc, 2)))}"] == T0 + minutes(15)
+    saved = (await store.get(inc.id)).escalation_state
+    assert saved["level"] == 4 and saved["policy"] == "default"
+
+
+@pytest.mark.parametrize("how", ["acknowledge", "resolve"])
+async def test_acknowledging_or_resolving_stops_the_climb(
+    store: IncidentStore, oncall: OnCallSource, how: str
+) -> None:
+    clock = FakeClock(T0)
+    loop = make_loop(store, oncall, clock)
+    inc, _ = await store.open_or_touch(alert(), T0)
+    await run_until(loop, clock, T0 + minutes(20), timedelta(seconds=30))
+    if how == "acknowledge":
+        await store.acknowledge(inc.id, "li-na", clock.now())
+    else:
+        await store.resolve(inc.id, "li-na", clock.now())
+    before = await pages(store, inc)
+
+    await run_until(loop, clock, T0 + minutes(90), timedelta(seconds=30))
+
+    assert await escalations(store, inc) == [(1, T0), (2, T0 + minutes(15))]
+    assert await pages(store, inc) == before  # nothing new for level 3 or 4, no more repeats
+
+
+async def test_a_p1_pages_level_one_and_the_it_head_together(
+    store: IncidentStore, oncall: OnCallSource
+) -> None:
+    roster = oncall.current.roster
+    clock = FakeClock(T0)
+    loop = make_loop(store, oncall, clock)
+    inc, _ = await store.open_or_touch(alert(Severity.CRITICAL), T0)
+
+    result = await loop.tick()
+
+    keys = await pages(store, inc)
+    first_line = {p.id for p in position_holders(roster, "first-line", T0)}
+    it_head = {p.id for p in position_holders(roster, "it-head", T0)}
+    assert it_head and not it_head <= first_line
+    assert people(keys, inc, 1) == first_line | it_head
+    assert all(at == T0 for at in keys.values())
+    assert result.escalated == 1 and result.pages >= len(first_line | it_head)
+
+
+async def test_planning_twice_at_the_same_moment_pages_once(
+    store: IncidentStore, oncall: OnCallSource
+) -> None:
+    clock = FakeClock(T0)
+    inc, _ = await store.open_or_touch(alert(), T0)
+    await make_loop(store, oncall, clock).tick()
+    await make_loop(store, oncall, clock).tick()  # a second collector, or a restart, at the same instant
+    assert await escalations(store, inc) == [(1, T0)]
+    assert len(await store.outbox(incident_id=inc.id)) == len(await pages(store, inc))
+
+
+# A collector that dies: the first process ticks at T0 (level 1) and at T0+15 min, where it is SIGKILLed either
+# before that tick (between the levels) or inside it, after the level-2 pages reached the outbox and before the
+# state was saved (the worst moment). A second process takes over at T0+15 min.
+CRASHING_COLLECTOR = textwrap.dedent(
+    """
+    import asyncio, os, signal, sys
+    from datetime import datetime, timedelta
+    from pathlib import Path
+    from prometheus_client import CollectorRegistry
+    from alerting.clock import FakeClock
+    from alerting.escalation_loop import EscalationLoop
+    from alerting.oncall_source import OnCallSource
+    from alerting.store import open_store
+
+    async def main(location, schema, when):
+        store = await open_store(location, schema=schema or None)
+        t0 = datetime.fromisoformat(sys.argv[4])
+        clock = FakeClock(t0)
+        loop = EscalationLoop(store, OnCallSource(Path("rosters")), clock=clock, registry=CollectorRegistry())
+        await loop.tick()
+        print("level 1 done", flush=True)
+        clock.advance(timedelta(minutes=15))
+        if when == "between":
+            os.kill(os.getpid(), signal.SIGKILL)
+        save = store.apply
+
+        async def die_before_saving(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        store.apply = die_before_saving
+        await loop.tick()
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
+    """
+)
+
+
+@pytest.mark.parametrize("when", ["between", "after_enqueue"])
+async def test_sigkill_between_levels_neither_skips_level_two_nor_repeats_level_one(
+    target: tuple[str, str | None], oncall: OnCallSource, tmp_path: Path, when: str
+) -> None:
+    location, schema = target
+    store = await open_store(location, schema=schema)
+    try:
+        inc, _ = await store.open_or_touch(alert(), T0)
+    finally:
+        await store.close()
+    proc = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", CRASHING_COLLECTOR, location, schema or "", when, T0.isoformat()],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == -9, proc.stderr  # SIGKILL, not an error
+    assert "level 1 done" in proc.stdout
+
+    store = await open_store(location, schema=schema)
+    try:
+        before = await pages(store, inc)
+        assert people(before, inc, 1) and not people(before, inc, 1, 1)
+        assert bool(people(before, inc, 2)) is (when == "after_enqueue")  # written, state not saved
+        assert await escalations(store, inc) == [(1, T0)]
+
+        clock = FakeClock(T0 + minutes(15))
+        loop = make_loop(store, oncall, clock)
+        await loop.tick()
+        await loop.tick()
+
+        after = await pages(store, inc)
+        assert await escalations(store, inc) == [(1, T0), (2, T0 + minutes(15))]
+        assert people(after, inc, 2) == {
+            p.id for p in on_duty(oncall.current.roster, "systems", "backup", clock.now())
+        }
+        assert {k for k in after if "/L1/" in k} == {
+            k for k in before if "/L1/" in k
+        }  # level 1 not paged again
+        assert len(await store.outbox(incident_id=inc.id, limit=1000)) == len(after)  # each page once
+    finally:
+        await store.close()
+
+
+async def test_inside_a_maintenance_window_nobody_is_paged_until_it_ends(
+    store: IncidentStore, oncall: OnCallSource
+) -> None:
+    clock = FakeClock(T0)
+    loop = make_loop(store, oncall, clock)
+    await store.add_maintenance(
+        matchers=[Matcher("host", "=", "app-01")],
+        starts_at=T0 - minutes(5),
+        ends_at=T0 + minutes(30),
+        author="wang-lei",
+        reason="HIS upgrade",
+        now=T0 - minutes(10),
+    )
+    inc, _ = await store.open_or_touch(alert(), T0)
+    await run_until(loop, clock, T0 + minutes(29), timedelta(minutes=1))
+    assert await pages(store, inc) == {} and await escalations(store, inc) == []
+
+    await run_until(loop, clock, T0 + minutes(31), timedelta(minutes=1))  # the window ended, still broken
+    assert await escalations(store, inc) == [(1, T0 + minutes(30))]
+
+
+async def test_a_child_attached_to_its_parent_pages_nobody(
+    store: IncidentStore, oncall: OnCallSource
+) -> None:
+    clock = FakeClock(T0)
+    loop = make_loop(store, oncall, clock)
+    switch, _ = await store.open_or_touch(
+        alert(Severity.MAJOR, Category.NETWORK_OUTAGE, host="sw-core-01"), T0
+    )
+    host, _ = await store.open_or_touch(alert(host="app-01"), T0)
+    await store.apply(host.id, host.version, [AttachToParent(switch.id)], now=T0)
+
+    await run_until(loop, clock, T0 + minutes(20), timedelta(minutes=1))
+
+    assert [lvl for lvl, _ in await escalations(store, switch)] == [1, 2]
+    assert await pages(store, host) == {}
+
+
+async def test_a_flapping_incident_is_not_paged_again(store: IncidentStore, oncall: OnCallSource) -> None:
+    from alerting.model import SetFlapping
+
+    clock = FakeClock(T0)
+    loop = make_loop(store, oncall, clock)
+    inc, _ = await store.open_or_touch(alert(), T0)
+    await loop.tick()
+    inc = await store.get(inc.id)
+    await store.apply(inc.id, inc.version, [SetFlapping(True)], now=T0 + minutes(1))
+
+    await run_until(loop, clock, T0 + minutes(20), timedelta(minutes=1))
+
+    assert await escalations(store, inc) == [(1, T0)]
+    assert {k.split("/")[2] for k in await pages(store, inc)} == {"R0"}  # no repeats while flapping
+
+
+async def test_a_roster_edit_is_used_and_a_broken_edit_keeps_the_last_good_roster(
+    store: IncidentStore, tmp_path: Path
+) -> None:
+    folder = tmp_path / "rosters"
+    shutil.copytree(REPO / "rosters", folder)
+    source = OnCallSource(folder)
+    roster_file = source.current.roster_file
+    clock = FakeClock(T0)
+    loop = make_loop(store, source, clock)
+    good = roster_file.read_text(encoding="utf-8")
+
+    roster_file.write_text(good + "\nthis is: [not valid\n", encoding="utf-8")
+    os.utime(roster_file, ns=(1, 1))  # a different mtime whatever the file system's resolution
+    inc, _ = await store.open_or_touch(alert(), T0)
+    await loop.tick()
+    assert source.problems and str(roster_file) in source.problems[0]
+    assert people(await pages(store, inc), inc, 1)  # paged from the last good roster
+
+    roster_file.write_text(good.replace("timezone: Asia/Shanghai", "timezone: Asia/Urumqi"), encoding="utf-8")
+    os.utime(roster_file, ns=(2, 2))
+    assert source.maybe_reload() and source.problems == []
+    assert source.current.roster.config.timezone == "Asia/Urumqi"

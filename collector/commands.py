@@ -9,6 +9,7 @@ import secrets
 import signal
 import ssl
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -72,9 +73,63 @@ def server_ssl_context(http: HttpSettings) -> ssl.SSLContext | None:
 
 
 def cmd_collector_check(args: argparse.Namespace) -> int:
+    """Validate what start-up reads: the settings, the SNMP profiles and inventory, the rules, the roster and the
+    escalation policies. Prints one line per part; exit 2 naming file, line and field at the first bad part."""
     settings = _load(args.config)
-    print(f"OK: {args.config or 'environment'} ({len(settings.agents)} agent credentials)")
+    print(f"OK: settings {args.config or '(environment)'} ({len(settings.agents)} agent credentials)")
+    checks = [*_snmp_checks(settings), *_alerting_checks(settings)]
+    for what, check in checks:
+        try:
+            detail = check()
+        except Exception as err:  # each loader raises its own error type, all with file/line/field
+            print(f"wardwatch: bad {what}:\n{err}", file=sys.stderr)
+            return 2
+        print(f"OK: {what}: {detail}")
     return 0
+
+
+def _snmp_checks(settings: CollectorSettings) -> list[tuple[str, Callable[[], str]]]:
+    snmp = settings.snmp
+    if not snmp.enabled or snmp.inventory_file is None:
+        return []
+
+    def inventory() -> str:
+        from collector.snmp.inventory import load_inventory
+        from collector.snmp.profiles import load_profiles
+
+        inv = load_inventory(snmp.inventory_file, known_profiles=load_profiles(snmp.profile_dirs))  # type: ignore[arg-type]
+        return f"{snmp.inventory_file} ({len(inv.devices)} devices)"
+
+    return [("SNMP inventory", inventory)]
+
+
+def _alerting_checks(settings: CollectorSettings) -> list[tuple[str, Callable[[], str]]]:
+    out: list[tuple[str, Callable[[], str]]] = []
+    rules_dir = settings.alerting.rules_dir
+    if settings.alerting.enabled and rules_dir is not None:
+
+        def rules() -> str:
+            from alerting.rule_config import load_rules_dir
+
+            return f"{rules_dir} ({len(load_rules_dir(rules_dir).rules)} rules)"
+
+        out.append(("rules", rules))
+    if settings.rosters.enabled:
+
+        def oncall() -> str:
+            from alerting.oncall_source import load_oncall
+
+            loaded = load_oncall(settings.rosters.path, settings.rosters.escalation_file)
+            if loaded.policies is None:
+                raise FileNotFoundError(
+                    f"{loaded.escalation_file}: no escalation policies (nobody would be paged)"
+                )
+            return (
+                f"{loaded.roster_file}, {loaded.escalation_file} ({len(loaded.policies.policies)} policies)"
+            )
+
+        out.append(("roster and escalation policies", oncall))
+    return out
 
 
 def cmd_agents_token(args: argparse.Namespace) -> int:

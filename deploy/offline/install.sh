@@ -42,13 +42,17 @@ install -D -m 0644 "$deploy/systemd/wardwatch.sysusers.conf" /usr/lib/sysusers.d
 systemd-sysusers /usr/lib/sysusers.d/wardwatch.conf
 install -d -m 0750 -o root -g "$user" "$etc"
 if [ "$role" = collector ]; then
-  install -d -m 0750 -o root -g "$user" "$etc/rules"
+  install -d -m 0750 -o root -g "$user" "$etc/rules" "$etc/rosters"
   [ -e "$etc/collector.yaml" ] || install -m 0640 -o root -g "$user" "$deploy/examples/collector.yaml" "$etc/collector.yaml"
   [ -e "$etc/inventory.yaml" ] || install -m 0640 -o root -g "$user" "$deploy/examples/inventory.yaml" "$etc/inventory.yaml"
   [ -e "$etc/collector.env" ] || install -m 0640 -o root -g "$user" /dev/null "$etc/collector.env"
   # the shipped rules, only into an empty rules folder
   if [ -z "$(ls -A "$etc/rules")" ] && compgen -G "$deploy/rules/*.yaml" > /dev/null; then
     install -m 0640 -o root -g "$user" "$deploy"/rules/*.yaml "$etc/rules/"
+  fi
+  # the example roster and policies, only into an empty rosters folder: edit them (docs/rosters.md)
+  if [ -z "$(ls -A "$etc/rosters")" ] && compgen -G "$deploy/../rosters/*.yaml" > /dev/null; then
+    install -m 0640 -o root -g "$user" "$deploy"/../rosters/*.yaml "$etc/rosters/"
   fi
 else
   [ -e "$etc/agent.yaml" ] || install -m 0640 -o root -g "$user" "$deploy/examples/agent.yaml" "$etc/agent.yaml"

@@ -142,5 +142,7 @@ def test_collector_gets_its_settings_and_every_file_they_name():
     assert "/etc/wardwatch/collector.yaml" in collector["command"]
     assert settings["snmp"]["inventory_file"] in mounts
     assert settings["alerting"]["rules_dir"] in mounts
+    assert settings["rosters"]["path"] in mounts
+    assert (DEPLOY / mounts[settings["rosters"]["path"]] / "escalation.yaml").is_file()
     assert mounts[collector["environment"]["WARDWATCH_DATA_DIR"]] == "collector-data"
     assert collector["cap_drop"] == ["ALL"] and collector["cap_add"] == ["NET_BIND_SERVICE"]

@@ -17,13 +17,13 @@ from alerting.store.errors import (
     StoreError,
     VersionConflict,
 )
-from alerting.store.protocol import IncidentStore, IncidentTotals
+from alerting.store.protocol import IncidentStore, IncidentTimes
 
 __all__ = [
     "ClaimLost",
     "IncidentNotFound",
     "IncidentStore",
-    "IncidentTotals",
+    "IncidentTimes",
     "InvalidTransition",
     "MaintenanceWindowNotFound",
     "NotFound",

@@ -26,18 +26,15 @@ from alerting.model import (
 
 
 @dataclass(frozen=True)
-class IncidentTotals:
-    """Every incident the store holds of one (severity, category), for the collector's counters.
+class IncidentTimes:
+    """The few columns of an incident that the collector's incident counters need (no JSON, no text)."""
 
-    ``opened`` counts all of them; ``acknowledged``/``resolved`` those acknowledged/resolved, and the
-    ``*_seconds`` fields sum their time from opening to acknowledgement/resolution. A resolve without an
-    acknowledgement counts in ``resolved`` only."""
-
-    opened: int = 0
-    acknowledged: int = 0
-    acknowledge_seconds: float = 0.0
-    resolved: int = 0
-    resolve_seconds: float = 0.0
+    id: str
+    severity: Severity
+    category: Category
+    opened_at: datetime
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
 
 
 class IncidentStore(Protocol):
@@ -107,10 +104,13 @@ class IncidentStore(Protocol):
         """Unresolved incidents per (severity, category), for ``wardwatch_incidents_open``."""
         ...
 
-    async def incident_totals(self) -> dict[tuple[Severity, Category], IncidentTotals]:
-        """Totals per (severity, category) over every incident held (open and resolved), by each incident's
-        severity now; pairs with no incident are left out. One aggregate query: the collector turns the
-        growth between two calls into ``wardwatch_incidents_opened_total`` and the MTTA/MTTR summaries."""
+    async def incident_activity(
+        self, *, opened_since: datetime, ids: Iterable[str] = ()
+    ) -> builtins.list[IncidentTimes]:
+        """The incidents that may have changed since the caller last looked: every unresolved one, those opened
+        at or after ``opened_since``, and those with these ``ids`` (the ones the caller saw unresolved; unknown
+        ids are left out). One row each, in no particular order. Index lookups only, never a scan of the whole
+        history: what ``wardwatch_incidents_opened_total`` and the MTTA/MTTR summaries are counted from."""
         ...
 
     # --- maintenance windows ---

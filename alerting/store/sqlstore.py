@@ -37,11 +37,11 @@ from alerting.model import (
     TimelineEntry,
     TimelineKind,
 )
-from alerting.store.engine import Engine, Tx, decode_json, decode_time
+from alerting.store.engine import Engine, Row, Tx, decode_json, decode_time, decode_time_or_none
 from alerting.store.errors import IncidentNotFound, StoreError, VersionConflict
 from alerting.store.maintenance import MaintenanceMixin
 from alerting.store.outbox import OutboxMixin
-from alerting.store.protocol import IncidentTotals
+from alerting.store.protocol import IncidentTimes
 from alerting.store.rows import incident_from_row as _incident
 from alerting.store.timeline import append_timeline
 from alerting.store.transitions import AUDITED_KINDS, NewEntry, apply_actions, incident_number, require_utc
@@ -406,34 +406,39 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
             )
         return {(Severity(r["severity"]), Category(r["category"])): int(r["n"]) for r in rows}
 
-    async def incident_totals(self) -> dict[tuple[Severity, Category], IncidentTotals]:
-        ack = self._seconds_between("acknowledged_at", "opened_at")
-        res = self._seconds_between("resolved_at", "opened_at")
+    async def incident_activity(
+        self, *, opened_since: datetime, ids: Iterable[str] = ()
+    ) -> builtins.list[IncidentTimes]:
+        since = require_utc(opened_since, "opened_since")
+        wanted = builtins.list(dict.fromkeys(ids))
+        cols = "SELECT id, severity, category, opened_at, acknowledged_at, resolved_at FROM incidents"
+        rows: builtins.list[Row] = []
         async with self._engine.read() as tx:
-            rows = await tx.fetch(
-                "SELECT severity, category, COUNT(*) AS opened, "
-                f"COUNT(acknowledged_at) AS acknowledged, COALESCE(SUM({ack}), 0) AS acknowledge_seconds, "
-                f"COUNT(resolved_at) AS resolved, COALESCE(SUM({res}), 0) AS resolve_seconds "
-                "FROM incidents GROUP BY severity, category"
+            # three indexed lookups (the partial index of unresolved incidents, opened_at, the primary key);
+            # one "OR" of them could make a planner scan the table
+            rows += await tx.fetch(f"{cols} WHERE status <> 'resolved'")
+            rows += await tx.fetch(f"{cols} WHERE opened_at >= $1", since)
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                marks = ", ".join(f"${i + 1}" for i in range(len(chunk)))
+                rows += await tx.fetch(f"{cols} WHERE id IN ({marks})", *chunk)
+        found: dict[str, IncidentTimes] = {}
+        for r in rows:
+            times = IncidentTimes(
+                id=r["id"],
+                severity=Severity(r["severity"]),
+                category=Category(r["category"]),
+                opened_at=decode_time(r["opened_at"]),
+                acknowledged_at=decode_time_or_none(r["acknowledged_at"]),
+                resolved_at=decode_time_or_none(r["resolved_at"]),
             )
-        return {
-            (Severity(r["severity"]), Category(r["category"])): IncidentTotals(
-                opened=int(r["opened"]),
-                acknowledged=int(r["acknowledged"]),
-                acknowledge_seconds=float(r["acknowledge_seconds"]),
-                resolved=int(r["resolved"]),
-                resolve_seconds=float(r["resolve_seconds"]),
-            )
-            for r in rows
-        }
+            # the statements may see different moments (PostgreSQL, READ COMMITTED): keep the furthest along
+            if _progress(times) >= _progress(found.get(times.id)):
+                found[times.id] = times
+        return builtins.list(found.values())
 
-    def _seconds_between(self, later: str, earlier: str) -> str:
-        """SQL for ``later - earlier`` in seconds (NULL when either is NULL), exact to the microsecond."""
-        if self._engine.name == "postgres":
-            return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
-        # SQLite keeps fixed-width UTC text (2026-11-28T08:00:00.123456Z): whole seconds from strftime('%s'),
-        # the fraction from characters 20-26 (julianday() would round to the millisecond)
-        return (
-            f"((strftime('%s', {later}) - strftime('%s', {earlier})) "
-            f"+ (CAST(substr({later}, 20, 7) AS REAL) - CAST(substr({earlier}, 20, 7) AS REAL)))"
-        )
+
+def _progress(times: IncidentTimes | None) -> tuple[bool, bool]:
+    if times is None:
+        return (False, False)
+    return (times.resolved_at is not None, times.acknowledged_at is not None)

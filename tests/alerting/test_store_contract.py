@@ -44,7 +44,7 @@ from alerting.store import (
     ClaimLost,
     IncidentNotFound,
     IncidentStore,
-    IncidentTotals,
+    IncidentTimes,
     InvalidTransition,
     MaintenanceWindowNotFound,
     OutboxItemNotFound,
@@ -511,46 +511,64 @@ async def test_count_open_by_severity_and_category(store: IncidentStore) -> None
     }
 
 
-async def test_incident_totals_count_and_time_every_incident_by_severity_and_category(
-    store: IncidentStore,
-) -> None:
-    assert await store.incident_totals() == {}
-    ms = timedelta(microseconds=1)
-    # system_failure/major: one acknowledged after 90.25 s and resolved 5 min after opening, one resolved by the
-    # rules without an acknowledgement after 2 min, one still open; times with microseconds on purpose
-    a, _ = await store.open_or_touch(alert(host="a"), T0 + 7 * ms)
-    b, _ = await store.open_or_touch(alert(host="b"), T0)
-    await store.open_or_touch(alert(host="c"), T0)
-    await store.acknowledge(a.id, "alice", T0 + timedelta(seconds=90.25) + 7 * ms)
-    await store.resolve(a.id, "alice", T0 + minutes(5) + 7 * ms)
-    await store.resolve_by_fingerprint(b.fingerprint, T0 + minutes(2))
-    # network_outage/critical: acknowledged after an hour and a day (across midnight), still open
-    sw, _ = await store.open_or_touch(
+async def test_incident_activity_gives_unresolved_recent_and_named_incidents_once(store: IncidentStore) -> None:
+    us = timedelta(microseconds=1)
+    # long ago: one resolved (known to the caller by id), one resolved (unknown), one still open
+    named, _ = await store.open_or_touch(alert(host="named"), T0 - timedelta(days=30) + 7 * us)
+    await store.acknowledge(named.id, "alice", T0 - timedelta(days=30) + minutes(3) + 9 * us)
+    await store.resolve(named.id, "alice", T0 - timedelta(days=29))
+    forgotten, _ = await store.open_or_touch(alert(host="forgotten"), T0 - timedelta(days=30))
+    await store.resolve(forgotten.id, "alice", T0 - timedelta(days=29))
+    still, _ = await store.open_or_touch(
         alert("link_down", host="sw", severity=Severity.CRITICAL, category=Category.NETWORK_OUTAGE),
-        T0 + 999_999 * ms,
+        T0 - timedelta(days=2),
     )
-    await store.acknowledge(sw.id, "bob", T0 + timedelta(days=1, hours=1, microseconds=999_999))
-    # a severity change counts the incident under its severity now
-    w, _ = await store.open_or_touch(alert(host="d", severity=Severity.WARNING), T0)
-    await store.open_or_touch(alert(host="d", severity=Severity.MINOR), T0 + minutes(1))
+    await store.acknowledge(still.id, "bob", T0 - timedelta(days=1))
+    # recent: opened and resolved since the caller last looked
+    recent, _ = await store.open_or_touch(alert(host="recent", severity=Severity.WARNING), T0 + minutes(1))
+    await store.resolve(recent.id, "carol", T0 + minutes(2))
 
-    totals = await store.incident_totals()
-
-    assert set(totals) == {
-        (Severity.MAJOR, Category.SYSTEM_FAILURE),
-        (Severity.CRITICAL, Category.NETWORK_OUTAGE),
-        (Severity.MINOR, Category.SYSTEM_FAILURE),
+    assert await store.incident_activity(opened_since=T0 + minutes(5)) == [
+        IncidentTimes(
+            id=still.id,
+            severity=Severity.CRITICAL,
+            category=Category.NETWORK_OUTAGE,
+            opened_at=T0 - timedelta(days=2),
+            acknowledged_at=T0 - timedelta(days=1),
+        )
+    ]
+    found = await store.incident_activity(opened_since=T0, ids=[named.id, still.id, "no-such-id", named.id])
+    assert sorted(found, key=lambda t: t.opened_at) == [
+        IncidentTimes(
+            id=named.id,
+            severity=Severity.MAJOR,
+            category=Category.SYSTEM_FAILURE,
+            opened_at=T0 - timedelta(days=30) + 7 * us,
+            acknowledged_at=T0 - timedelta(days=30) + minutes(3) + 9 * us,
+            resolved_at=T0 - timedelta(days=29),
+        ),
+        IncidentTimes(
+            id=still.id,
+            severity=Severity.CRITICAL,
+            category=Category.NETWORK_OUTAGE,
+            opened_at=T0 - timedelta(days=2),
+            acknowledged_at=T0 - timedelta(days=1),
+        ),
+        IncidentTimes(
+            id=recent.id,
+            severity=Severity.WARNING,
+            category=Category.SYSTEM_FAILURE,
+            opened_at=T0 + minutes(1),
+            resolved_at=T0 + minutes(2),
+        ),
+    ]
+    many = [f"unknown-{i}" for i in range(1200)] + [named.id]  # more ids than one statement takes
+    assert {t.id for t in await store.incident_activity(opened_since=T0 + minutes(5), ids=many)} == {
+        named.id,
+        still.id,
     }
-    major = totals[(Severity.MAJOR, Category.SYSTEM_FAILURE)]
-    assert (major.opened, major.acknowledged, major.resolved) == (3, 1, 2)
-    assert major.acknowledge_seconds == pytest.approx(90.25, abs=1e-6)
-    assert major.resolve_seconds == pytest.approx(300 + 120, abs=1e-6)
-    critical = totals[(Severity.CRITICAL, Category.NETWORK_OUTAGE)]
-    assert (critical.opened, critical.acknowledged, critical.resolved) == (1, 1, 0)
-    assert critical.acknowledge_seconds == pytest.approx(25 * 3600, abs=1e-6)
-    assert critical.resolve_seconds == 0
-    assert totals[(Severity.MINOR, Category.SYSTEM_FAILURE)] == IncidentTotals(opened=1)
-    assert (await store.get(w.id)).severity is Severity.MINOR
+    with pytest.raises(ValueError):
+        await store.incident_activity(opened_since=datetime(2026, 11, 28, 8, 0))
 
 
 # ---------------------------------------------------------------- maintenance windows

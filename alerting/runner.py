@@ -35,7 +35,7 @@ from alerting.clock import Clock
 from alerting.incidents import OPEN_STATUSES, find_open_incident, note_maintenance
 from alerting.model import AttachToParent, Incident, SetFlapping, Source
 from alerting.rule_config import RuleSet, load_rules, rule_files
-from alerting.rule_metrics import OpenIncidentsCollector, RunnerMetrics
+from alerting.rule_metrics import IncidentStatsCollector, OpenIncidentsCollector, RunnerMetrics
 from alerting.rules import (
     AlertState,
     AlertTransition,
@@ -84,8 +84,10 @@ class RuleRunner:
         self.load_problems: list[str] = []
         self.metrics = RunnerMetrics(registry)
         self.open_incidents = OpenIncidentsCollector()
+        self.incident_stats = IncidentStatsCollector()
         if registry is not None:
             registry.register(self.open_incidents)
+            registry.register(self.incident_stats)
         self._signature: tuple[tuple[str, float, int], ...] | None = None
         self._states: dict[str, AlertState] = {}
         self._incident_ids: dict[str, str] = {}  # fingerprint -> open incident id
@@ -298,6 +300,9 @@ class RuleRunner:
     async def refresh_open_counts(self) -> None:
         try:
             self.open_incidents.counts = await self.store.count_open_by()
+            await self.incident_stats.refresh(
+                self.store, self.clock.now()
+            )  # opened/resolved, MTTA/MTTR, newest
         except StoreError:
             self.metrics.errors.labels("count").inc()
             log.exception("cannot count open incidents")

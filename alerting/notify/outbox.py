@@ -36,6 +36,7 @@ from alerting.store import ClaimLost, IncidentNotFound, IncidentStore
 log = logging.getLogger("wardwatch.notify.outbox")
 
 NOTIFICATIONS_TOTAL = "wardwatch_notifications_total"
+PAGES_TOTAL = "wardwatch_pages_total"  # pages only (not progress or test messages), with the roster person id
 RESULTS = ("delivered", "retry", "failover", "failed", "cancelled")
 
 
@@ -61,6 +62,12 @@ class OutboxWorker:
             "wardwatch_notifications",
             "Notification tries by channel and result (delivered, retry, failover, failed, cancelled).",
             ["channel", "result"],
+            registry=registry,
+        )
+        self.pages = Counter(
+            "wardwatch_pages",
+            "Page tries by person (roster id), channel and result: the on-call load per person.",
+            ["person", "channel", "result"],
             registry=registry,
         )
         self._wake = asyncio.Event()
@@ -102,14 +109,14 @@ class OutboxWorker:
         except ValidationError:
             log.error("outbox item %s (%s) has an unreadable payload; dropped", item.id, item.key)
             await self._mark(item, now, error="unreadable payload", next_attempt_at=None)
-            self.sent.labels(item.channel, "failed").inc()
+            self._count(None, item.channel, "failed")
             return
         contact = req.contacts[req.contact_index]
         if await self._moot(req):
             await self._mark(
                 item, now, error=f"not sent: {req.incident.number} is no longer open", next_attempt_at=None
             )
-            self.sent.labels(contact.kind, "cancelled").inc()
+            self._count(req, contact.kind, "cancelled")
             return
         try:
             await self._send(req, now)
@@ -120,10 +127,15 @@ class OutboxWorker:
             await self.store.mark_delivered(item.id, worker=self.worker_id, now=now)
         except ClaimLost as err:
             log.warning("outbox: %s", err)
-        self.sent.labels(contact.kind, "delivered").inc()
+        self._count(req, contact.kind, "delivered")
         log.info(
             "outbox: %s delivered to %s via %s (try %d)", item.key, req.person_id, contact.kind, item.attempts
         )
+
+    def _count(self, req: PageRequest | None, channel: str, result: str) -> None:
+        self.sent.labels(channel, result).inc()
+        if req is not None and req.kind == "page":  # the person id is the roster's: never an address
+            self.pages.labels(req.person_id, channel, result).inc()
 
     async def _moot(self, req: PageRequest) -> bool:
         if req.kind != "page" or req.incident.id is None:
@@ -171,7 +183,7 @@ class OutboxWorker:
             await self._mark(
                 item, now, error=f"{kind}: {err}", next_attempt_at=now + timedelta(seconds=delay)
             )
-            self.sent.labels(kind, "retry").inc()
+            self._count(req, kind, "retry")
             log.warning("outbox: %s try %d failed (%s); again in %.0f s", item.key, item.attempts, err, delay)
             return
         nxt = req.contact_index + 1
@@ -185,7 +197,7 @@ class OutboxWorker:
             error = f"{kind}: {err} ({why}; no contact method left for {req.person_id})"
             result = "failed"
         await self._mark(item, now, error=error, next_attempt_at=None)
-        self.sent.labels(kind, result).inc()
+        self._count(req, kind, result)
         log.warning("outbox: %s %s", item.key, error)
 
     async def _mark(

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from alerting.clock import FakeClock
-from alerting.escalation import Page
+from alerting.escalation import NotifyStakeholders, Page
 from alerting.model import Incident, OutboxStatus, TimelineKind
 from alerting.notify.links import LinkSigner
 from alerting.notify.outbox import OutboxWorker
@@ -106,6 +106,17 @@ def metric(registry: CollectorRegistry, channel: str, result: str) -> float:
     )
 
 
+def pages(registry: CollectorRegistry) -> dict[tuple[str, str, str], float]:
+    """``wardwatch_pages_total`` as {(person, channel, result): count}."""
+    return {
+        (s.labels["person"], s.labels["channel"], s.labels["result"]): s.value
+        for family in registry.collect()
+        if family.name == "wardwatch_pages"
+        for s in family.samples
+        if s.name == "wardwatch_pages_total"
+    }
+
+
 async def test_retries_503_then_connection_refused_with_backoff_then_fails_over(
     aiohttp_server, store, clock: FakeClock, registry
 ):
@@ -158,6 +169,12 @@ async def test_retries_503_then_connection_refused_with_backoff_then_fails_over(
     assert metric(registry, "webhook", "retry") == 2
     assert metric(registry, "webhook", "failover") == 1
     assert metric(registry, "sms", "delivered") == 1
+    # the same tries per person, by the roster id (never the phone number or the URL)
+    assert pages(registry) == {
+        ("zhangsan", "webhook", "retry"): 2,
+        ("zhangsan", "webhook", "failover"): 1,
+        ("zhangsan", "sms", "delivered"): 1,
+    }
 
 
 async def test_a_400_is_not_retried_and_fails_over_at_once(aiohttp_server, store, clock, registry):
@@ -256,6 +273,7 @@ async def test_a_page_for_an_acknowledged_incident_is_not_sent(aiohttp_server, s
     [item] = await store.outbox(incident_id=incident.id)
     assert item.status is OutboxStatus.DEAD and "no longer open" in (item.last_error or "")
     assert metric(registry, "webhook", "cancelled") == 1
+    assert pages(registry) == {("zhangsan", "webhook", "retry"): 1, ("zhangsan", "webhook", "cancelled"): 1}
 
 
 async def test_the_page_carries_working_per_person_links(aiohttp_server, store, clock, registry):
@@ -347,3 +365,22 @@ async def test_two_workers_racing_for_the_same_page_send_it_once(aiohttp_server,
         handled = await asyncio.gather(a.run_once(now=t0), b.run_once(now=t0))
     assert sorted(handled) == [0, 1]
     assert len(hook.received) == 1
+
+
+async def test_progress_messages_to_stakeholders_are_not_counted_as_pages(
+    aiohttp_server, store, clock, registry
+):
+    hook = Receiver()
+    hook_server = await serve(aiohttp_server, hook, "/hook")
+    t0 = clock.now()
+    incident = await open_incident(store, t0)
+    boss = person(str(hook_server.make_url("/hook")))
+    update = NotifyStakeholders(incident.id, "acknowledged", 1, (boss,), f"{incident.id}/update/ack")
+    async with aiohttp.ClientSession() as session:
+        w = worker(store, session, clock, registry, "http://127.0.0.1:9/sms")
+        await enqueue(store, requests_from_actions([update], {incident.id: incident}), now=t0)
+        await page(store, incident, boss, t0)
+        assert await w.run_once(now=t0) == 2
+    assert len(hook.received) == 2
+    assert metric(registry, "webhook", "delivered") == 2
+    assert pages(registry) == {("zhangsan", "webhook", "delivered"): 1}

@@ -10,7 +10,9 @@
   a storage array, a UPS) simulated by snmpsim (``collector.snmp.simulator``), and one that never answers;
 - a rule (no ``for:``) that fires on the failed port check and opens a real incident in the store, and two
   pages about it through the real outbox: one delivered to a loopback WeCom robot, one failing (SMS only,
-  no SMS channel) — what the escalation engine will enqueue once it is wired into the runner;
+  no SMS channel), besides the escalation loop's own pages;
+- a second incident opened, acknowledged and resolved through the events API (as a monitoring tool would),
+  after Prometheus has scraped the incident counters at 0: opened/resolved counts, MTTA and MTTR;
 - Debian's Prometheus scraping it every second with ``deploy/prometheus/rules/*.yml``.
 """
 
@@ -56,6 +58,7 @@ T = TypeVar("T")
 AGENT_HOST = "ward-app-01"  # the real agent
 FACTORY_HOST = "his-db-01"  # the report factory
 TOKENS = {AGENT_HOST: "token-for-the-real-agent-0123456789", FACTORY_HOST: "token-for-the-factory-0123456789"}
+INTAKE_TOKEN = "token-for-the-monitoring-tool-0123456789"
 EXAMPLE_INVENTORY = REPO / "deploy" / "examples" / "inventory.yaml"
 
 RULES = """
@@ -142,6 +145,17 @@ class LiveCollector:
         )
         with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
             assert resp.status == 200, resp.read()
+
+    def post_event(self, body: dict) -> dict:
+        """``POST /api/v1/events`` (the PagerDuty-style events API) with the intake token."""
+        req = urllib.request.Request(  # noqa: S310 (loopback)
+            f"{self.url}/api/v1/events",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {INTAKE_TOKEN}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
+            assert resp.status == 202, resp.read()
+            return json.load(resp)
 
     def call(self, make: Callable[[web.Application], Awaitable[T]], *, timeout: float = 30) -> T:
         """Run ``make(app)`` on the collector's event loop and wait for its result."""
@@ -240,7 +254,11 @@ def collector_settings(tmp: Path, *, snmp_port: int, wecom_url: str) -> Collecto
         {
             "data_dir": str(tmp / "data"),
             "agents": [{"host": h, "token_sha256": hash_token(t)} for h, t in TOKENS.items()],
-            "alerting": {"rules_dir": str(rules_dir), "evaluation_interval_seconds": 0.5},
+            "alerting": {
+                "rules_dir": str(rules_dir),
+                "evaluation_interval_seconds": 0.5,
+                "intake_tokens": [{"name": "monitoring", "token_sha256": hash_token(INTAKE_TOKEN)}],
+            },
             "snmp": {"enabled": True, "inventory_file": str(inventory_file), "traps_enabled": False},
             "notify": {"channels": [{"kind": "wecom", "key": WecomRobot.KEY, "base_url": wecom_url}]},
             "rosters": {"path": str(REPO / "rosters")},
@@ -367,6 +385,26 @@ async def page_about_the_newest_incident(app: web.Application) -> None:
     worker.wake()
 
 
+def incident_life_cycle(collector: LiveCollector, prom: Prometheus) -> None:
+    """A critical incident opened, acknowledged and resolved through the events API, once Prometheus has
+    scraped the incident counters at 0 (so it sees them increase): opened/resolved, MTTA and MTTR."""
+    prom.wait_for('wardwatch_incident_acknowledge_seconds_count{severity="critical"} == 0')
+    trigger = {
+        "event_action": "trigger",
+        "dedup_key": "pacs-archive-unreachable",
+        "payload": {
+            "summary": "PACS archive unreachable from the imaging network",
+            "source": "pacs-arc-01",
+            "severity": "critical",
+            "class": "network_outage",
+        },
+    }
+    opened = collector.post_event(trigger)["incident"]
+    for action in ("acknowledge", "resolve"):
+        done = collector.post_event({"event_action": action, "dedup_key": "pacs-archive-unreachable"})
+        assert done["incident"] == opened, done
+
+
 @contextmanager
 def prometheus_with_rules(tmp: Path, target: str) -> Iterator[Prometheus]:
     """Debian's Prometheus scraping ``target`` every second, evaluating deploy/prometheus/rules/*.yml."""
@@ -438,4 +476,5 @@ def _feed(tmp: Path, collector: LiveCollector) -> Iterator[tuple[LiveCollector, 
             prom.wait_for(f'wardwatch_filesystem_free_bytes{{host="{FACTORY_HOST}"}} == {free}')
         prom.wait_for('wardwatch_incidents_open{severity="major", category="system_failure"} > 0')
         collector.call(page_about_the_newest_incident)
+        incident_life_cycle(collector, prom)
         yield collector, prom

@@ -68,6 +68,10 @@ def _settled(prom: Prometheus) -> None:
         "wardwatch_alert_transitions_total",
         'count_over_time(wardwatch_notifications_total{channel="wecom", result="delivered"}[1m]) > 1',
         'count_over_time(wardwatch_notifications_total{channel="sms", result="failed"}[1m]) > 1',
+        'count_over_time(wardwatch_pages_total{person="li-na", result="delivered"}[1m]) > 1',
+        'count_over_time(wardwatch_pages_total{person="he-ping", result="failed"}[1m]) > 1',
+        'wardwatch_incident_acknowledge_seconds_count{severity="critical"} > 0',
+        'wardwatch_incidents_resolved_total{severity="critical", category="network_outage"} > 0',
     ):
         prom.wait_for(sentinel, timeout=20)
 

@@ -1,10 +1,11 @@
-"""Incidents and duty: open incidents over time by severity and category, alerts firing, alert transitions,
-who is on duty, notification deliveries by channel and result.
+"""Incidents and duty: open incidents over time by severity and category, incidents opened and resolved, MTTA
+and MTTR, alerts firing, alert transitions, who is on duty, pages per person, notification deliveries by
+channel and result.
 
-Built from what the collector exports today (``wardwatch_incidents_open``, ``wardwatch_alerts``,
-``wardwatch_alert_transitions_total``, ``wardwatch_oncall_info``, ``wardwatch_notifications_total``).
-Opened/resolved counts, MTTA/MTTR and pages per person need metrics no module declares yet: docs/dashboards.md
-lists them.
+The incident counters and summaries come from the store (``alerting/rule_metrics.py``): every collector sharing
+a PostgreSQL store counts the same incidents, so their queries take one collector's series
+(``max without (instance, job)``) before adding up; pages and notifications are counted by the worker that sent
+them, so those add up across collectors.
 """
 
 from __future__ import annotations
@@ -17,6 +18,19 @@ from dashboards.panels import AMBER, GREEN, RED, Layout, dashboard, stat, steps,
 
 UID = "wardwatch-incidents"
 SEVERITIES = tuple(s.value for s in Severity)  # critical (P1) ... warning (P4)
+MTTA_STEPS = steps((None, GREEN), (5 * 60, AMBER), (15 * 60, RED))  # the first answer: minutes count
+MTTR_STEPS = steps((None, GREEN), (4 * 3600, AMBER), (24 * 3600, RED))
+
+
+def store_increase(metric: str, window: str, by: str) -> str:
+    """``sum by (<by>)`` of a store-derived counter's increase over ``window``, one collector's series only."""
+    return f"sum by ({by}) (max without (instance, job) (increase({metric}[{window}])))"
+
+
+def mean_time(total: str, count: str, window: str) -> str:
+    """Mean seconds per incident by severity over ``window`` from a summary's _sum and _count (none when no
+    incident was counted: no 0/0)."""
+    return f"{store_increase(total, window, 'severity')} / ({store_increase(count, window, 'severity')} > 0)"
 
 
 def build() -> g.Dashboard:
@@ -94,6 +108,114 @@ def build() -> g.Dashboard:
             description="How often rules fire and resolve: a rising line is a noisy rule or a sick system.",
         ),
         24,
+        8,
+    )
+
+    lay.row("Opened and resolved")
+    for what, metric in (("Opened", m.INCIDENTS_OPENED_TOTAL), ("Resolved", m.INCIDENTS_RESOLVED_TOTAL)):
+        lay.add(
+            stat(
+                f"{what} in the time range",
+                [(store_increase(metric, "$__range", "severity"), "{{severity}}")],
+                color_mode="value",
+                decimals=0,
+                description=f"Incidents {what.lower()} within the dashboard's time range, by severity.",
+            ),
+            12,
+            4,
+        )
+    for what, metric in (("Opened", m.INCIDENTS_OPENED_TOTAL), ("Resolved", m.INCIDENTS_RESOLVED_TOTAL)):
+        for by in ("severity", "category"):
+            lay.add(
+                timeseries(
+                    f"{what} per hour by {by}",
+                    [(store_increase(metric, "1h", by), f"{{{{{by}}}}}")],
+                    bars=True,
+                    stacked=True,
+                    decimals=0,
+                    description="An incident counts under the severity it had when it was opened (resolved: "
+                    "when it was resolved).",
+                ),
+                12,
+                8,
+            )
+
+    lay.row("Response times")
+    lay.add(
+        stat(
+            "MTTA (time range)",
+            [(mean_time(m.ACKNOWLEDGE_SUM, m.ACKNOWLEDGE_COUNT, "$__range"), "{{severity}}")],
+            unit="s",
+            thresholds=MTTA_STEPS,
+            description="Mean time from opening to acknowledgement of the incidents acknowledged in the time "
+            "range. Incidents resolved without an acknowledgement are not in it.",
+            no_value="-",
+        ),
+        12,
+        5,
+    )
+    lay.add(
+        stat(
+            "MTTR (time range)",
+            [(mean_time(m.RESOLVE_SUM, m.RESOLVE_COUNT, "$__range"), "{{severity}}")],
+            unit="s",
+            thresholds=MTTR_STEPS,
+            description="Mean time from opening to resolution of the incidents resolved in the time range, by "
+            "people or by the rules when the problem went away.",
+            no_value="-",
+        ),
+        12,
+        5,
+    )
+    lay.add(
+        timeseries(
+            "MTTA and MTTR, rolling 24 h",
+            [
+                (mean_time(m.ACKNOWLEDGE_SUM, m.ACKNOWLEDGE_COUNT, "1d"), "MTTA {{severity}}"),
+                (mean_time(m.RESOLVE_SUM, m.RESOLVE_COUNT, "1d"), "MTTR {{severity}}"),
+            ],
+            unit="s",
+            description="Means over the 24 hours before each point.",
+        ),
+        24,
+        8,
+    )
+
+    lay.row("Pages")
+    pages = m.PAGES_TOTAL
+    lay.add(
+        table(
+            "Pages per person (time range)",
+            [
+                (f"sum by (person) (increase({pages}[$__range]))", ""),
+                (f'sum by (person) (increase({pages}{{result="delivered"}}[$__range]))', ""),
+                (f'sum by (person) (increase({pages}{{result="failed"}}[$__range]))', ""),
+            ],
+            hide=("Time",),
+            rename={
+                "person": "Person",
+                "Value #A": "Tries",
+                "Value #B": "Delivered",
+                "Value #C": "Not reached",
+            },
+            thresholds=steps((None, GREEN), (1, RED)),
+            colour="Value #C",
+            sort_by="Tries",
+            description="Tries of pages per person (roster id), through any contact method; not reached = "
+            "every contact method failed. Progress messages to stakeholders are not pages.",
+        ),
+        8,
+        8,
+    )
+    lay.add(
+        timeseries(
+            "Pages per hour by person",
+            [(f"sum by (person) (increase({pages}[1h]))", "{{person}}")],
+            bars=True,
+            stacked=True,
+            description="The on-call load: page tries per hour, per person.",
+        ),
+        16,
         8,
     )
 

@@ -11,11 +11,21 @@ from __future__ import annotations
 
 from functools import cache
 
-from alerting.notify.outbox import NOTIFICATIONS_TOTAL
+from alerting.notify.outbox import NOTIFICATIONS_TOTAL, PAGES_TOTAL
+from alerting.rule_metrics import (
+    ACKNOWLEDGE_SECONDS,
+    INCIDENT_OPEN_INFO,
+    INCIDENTS_OPEN,
+    INCIDENTS_OPENED_TOTAL,
+    INCIDENTS_RESOLVED_TOTAL,
+    RESOLVE_SECONDS,
+)
 from collector.host_metrics import AGENT_CLOCK_SKEW, AGENT_INFO, AGENT_LAST_REPORT, AGENT_UP, HOST_METRICS
 from collector.snmp.profiles import load_profiles
 
 __all__ = [
+    "ACKNOWLEDGE_COUNT",
+    "ACKNOWLEDGE_SUM",
     "AGENT_CLOCK_SKEW",
     "AGENT_INFO_EXPOSED",
     "AGENT_LAST_REPORT",
@@ -23,8 +33,14 @@ __all__ = [
     "ALERTS",
     "ALERT_TRANSITIONS",
     "INCIDENTS_OPEN",
+    "INCIDENTS_OPENED_TOTAL",
+    "INCIDENTS_RESOLVED_TOTAL",
+    "INCIDENT_OPEN_INFO",
     "NOTIFICATIONS_TOTAL",
     "ONCALL_INFO",
+    "PAGES_TOTAL",
+    "RESOLVE_COUNT",
+    "RESOLVE_SUM",
     "SNMP_LAST_ERROR",
     "SNMP_POLL_DURATION",
     "SNMP_UP",
@@ -34,8 +50,9 @@ __all__ = [
 
 AGENT_INFO_EXPOSED = f"{AGENT_INFO}_info"  # an info metric is exposed with the _info suffix
 
-# prometheus-client objects (exposed names): alerting/runner.py, alerting/roster_api.py
-INCIDENTS_OPEN = "wardwatch_incidents_open"
+# prometheus-client objects (exposed names): alerting/rule_metrics.py (above, and these), alerting/roster_api.py
+ACKNOWLEDGE_SUM, ACKNOWLEDGE_COUNT = f"{ACKNOWLEDGE_SECONDS}_sum", f"{ACKNOWLEDGE_SECONDS}_count"  # summaries
+RESOLVE_SUM, RESOLVE_COUNT = f"{RESOLVE_SECONDS}_sum", f"{RESOLVE_SECONDS}_count"
 ALERTS = "wardwatch_alerts"
 ALERT_TRANSITIONS = "wardwatch_alert_transitions_total"
 ONCALL_INFO = "wardwatch_oncall_info"

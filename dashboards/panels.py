@@ -71,8 +71,11 @@ def _field_config(
     *,
     lo: float | None,
     hi: float | None,
+    decimals: int | None = None,
 ) -> dict:
     defaults: dict = {"unit": unit, "thresholds": _threshold_json(thresholds), "mappings": list(mappings)}
+    if decimals is not None:
+        defaults["decimals"] = decimals
     if lo is not None:
         defaults["min"] = lo
     if hi is not None:
@@ -80,8 +83,8 @@ def _field_config(
     return {"defaults": defaults, "overrides": []}
 
 
-def value_text(mapping: dict[int, tuple[str, str]]) -> dict:
-    """A value mapping: ``{1: ("UP", "green")}`` shows 1 as a green "UP"."""
+def value_text(mapping: dict[int, tuple[str, str]] | dict[str, tuple[str, str]]) -> dict:
+    """A value mapping: ``{1: ("UP", "green")}`` shows 1 as a green "UP" (text values too: ``{"major": ...}``)."""
     return {
         "type": "value",
         "options": {
@@ -107,8 +110,10 @@ def stat(
     lo: float | None = None,
     hi: float | None = None,
     no_value: str = "0",
+    decimals: int | None = None,
 ) -> g.Stat:
-    """A big tile: the last value of each series, coloured by thresholds (readable across a room)."""
+    """A big tile: the last value of each series, coloured by thresholds (readable across a room).
+    ``decimals=0`` for counts that ``increase()`` extrapolates (1.07 incidents reads as 1)."""
     return g.Stat(
         title=title,
         description=description,
@@ -121,7 +126,7 @@ def stat(
         format=unit,
         noValue=no_value,
         extraJson={
-            "fieldConfig": _field_config(unit, thresholds, mappings, lo=lo, hi=hi),
+            "fieldConfig": _field_config(unit, thresholds, mappings, lo=lo, hi=hi, decimals=decimals),
             "options": {"justifyMode": "center", "wideLayout": True},
         },
     )
@@ -138,6 +143,7 @@ def timeseries(
     lo: float | None = None,
     hi: float | None = None,
     bars: bool = False,
+    decimals: int | None = None,
 ) -> g.TimeSeries:
     return g.TimeSeries(
         title=title,
@@ -154,7 +160,7 @@ def timeseries(
         tooltipMode="multi",
         valueMin=lo,
         valueMax=hi,
-        extraJson={"fieldConfig": _field_config(unit, thresholds, lo=lo, hi=hi)},
+        extraJson={"fieldConfig": _field_config(unit, thresholds, lo=lo, hi=hi, decimals=decimals)},
     )
 
 
@@ -171,14 +177,16 @@ def table(
     descending: bool = True,
     description: str = "",
     colour: str | None = "Value",
+    order: Sequence[str] = (),
 ) -> g.Table:
     """An instant table (one row per series, labels as columns). The ``colour`` column (by its name before
-    renaming; ``None`` = none) gets a background in the threshold colour of its value."""
+    renaming; ``None`` = none) gets a background in the threshold colour of its value (or of its value
+    mapping). ``order`` names columns (before renaming) left to right; the others follow."""
     rename = rename or {}
-    organize = {
-        "id": "organize",
-        "options": {"excludeByName": dict.fromkeys(hide, True), "renameByName": rename},
-    }
+    options: dict = {"excludeByName": dict.fromkeys(hide, True), "renameByName": rename}
+    if order:
+        options["indexByName"] = {name: i for i, name in enumerate(order)}
+    organize = {"id": "organize", "options": options}
     transformations: list[dict] = [organize]
     if len(queries) > 1:
         transformations.insert(0, {"id": "merge", "options": {}})

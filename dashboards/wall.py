@@ -1,8 +1,9 @@
 """The NOC wall: one dark, kiosk-friendly screen readable from across the machine room.
 
 No scrolling (everything fits 24 × 27 grid units, a 1080p screen in kiosk mode), big tiles coloured by
-thresholds: assets down per system and per site, open incidents by severity, who is on duty now per team,
-hosts and devices in trouble and why. Wall queries go through the recording rules in deploy/prometheus/rules/.
+thresholds: assets down per system and per site, open incidents by severity and by category, who is on duty
+now per team, hosts and devices in trouble and why, the newest open incidents. Asset queries go through the
+recording rules in deploy/prometheus/rules/.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dashboards import metrics as m
 from dashboards.incidents import SEVERITIES
 from dashboards.panels import (
     AMBER,
+    BLUE,
     GREEN,
     RED,
     SEL_ASSET,
@@ -21,6 +23,7 @@ from dashboards.panels import (
     stat,
     steps,
     table,
+    value_text,
     variable,
 )
 
@@ -30,6 +33,15 @@ SEVERITY_COLOURS = steps((None, GREEN), (1, RED))
 ASSETS = "wardwatch:assets:by_site_system"
 ASSETS_DOWN = "wardwatch:assets_down:by_site_system"
 ASSET_TROUBLE = "wardwatch:asset_trouble"
+NEWEST_ROWS = 12  # what the table shows without scrolling (the collector exposes the newest 50)
+SEVERITY_TEXT = value_text(
+    {
+        "critical": ("critical", RED),
+        "major": ("major", "orange"),
+        "minor": ("minor", AMBER),
+        "warning": ("warning", BLUE),
+    }
+)
 
 
 def build() -> g.Dashboard:
@@ -62,7 +74,7 @@ def build() -> g.Dashboard:
             [(f"sum by (site) ({ASSETS_DOWN}{sel})", "{{site}}")],
             thresholds=steps((None, GREEN), (1, RED)),
         ),
-        12,
+        8,
         5,
     )
     lay.add(
@@ -72,7 +84,17 @@ def build() -> g.Dashboard:
             thresholds=SEVERITY_COLOURS,
             description="Unresolved incidents by severity (critical = P1 ... warning = P4).",
         ),
-        12,
+        8,
+        5,
+    )
+    lay.add(
+        stat(
+            "Open incidents by category",
+            [(f"sum by (category) ({m.INCIDENTS_OPEN})", "{{category}}")],
+            thresholds=SEVERITY_COLOURS,
+            description="Unresolved incidents by the kind of emergency plan they fall under.",
+        ),
+        8,
         5,
     )
     lay.add(
@@ -86,7 +108,7 @@ def build() -> g.Dashboard:
             descending=False,
             description="Who is on duty now, per team and escalation layer (from the roster).",
         ),
-        8,
+        6,
         15,
     )
     lay.add(
@@ -102,19 +124,32 @@ def build() -> g.Dashboard:
             description="Agents not reporting, devices not answering SNMP, failed checks, full filesystems, "
             "enabled ports down, UPS on battery, storage not healthy.",
         ),
-        10,
+        8,
         15,
     )
     lay.add(
         table(
-            "Open incidents by category",
-            [(f"sum by (severity, category) ({m.INCIDENTS_OPEN}) > 0", "")],
-            hide=("Time",),
-            rename={"severity": "Severity", "category": "Category", "Value": "Open"},
-            thresholds=steps((None, AMBER)),
-            sort_by="Open",
+            "Newest incidents",
+            # one collector's series (several may share a store), newest first; the value is the opened
+            # time in seconds, Grafana wants milliseconds to show "12 minutes ago"
+            [(f"topk({NEWEST_ROWS}, max without (instance, job) ({m.INCIDENT_OPEN_INFO})) * 1000", "")],
+            hide=("Time", "category"),
+            rename={
+                "number": "Incident",
+                "severity": "Severity",
+                "status": "Status",
+                "title": "Title",
+                "asset": "Asset",
+                "Value": "Opened",
+            },
+            order=("number", "severity", "title", "asset", "status", "Value"),
+            unit="dateTimeFromNow",
+            mappings=[SEVERITY_TEXT],
+            colour="severity",
+            sort_by="Opened",
+            description=f"The {NEWEST_ROWS} most recently opened unresolved incidents (open or acknowledged).",
         ),
-        6,
+        10,
         15,
     )
     return dashboard(

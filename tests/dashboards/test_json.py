@@ -102,7 +102,7 @@ def test_wall_fits_one_screen_without_scrolling_and_is_dark_and_read_only():
         for p in wall["panels"]
         if p["type"] == "stat" and ("down" in p["title"] or "incidents" in p["title"])
     ]
-    assert len(alarms) == 3
+    assert len(alarms) == 4  # systems down, sites down, open incidents by severity and by category
     for p in alarms:  # a problem turns the whole tile red, visible across the room
         assert p["options"]["colorMode"] == "background", p["title"]
         colours = [s["color"] for s in p["fieldConfig"]["defaults"]["thresholds"]["steps"]]

@@ -62,6 +62,17 @@ def test_stat_thresholds_and_targets():
     ]
 
 
+def test_decimals_are_set_only_when_asked_for():
+    assert _json(stat("x", [("up", "")]))["fieldConfig"]["defaults"].get("decimals") is None
+    assert _json(stat("x", [("up", "")], decimals=0))["fieldConfig"]["defaults"]["decimals"] == 0
+
+
+def test_table_columns_in_the_order_asked_for():
+    organize = _json(table("t", [("a", "")], order=("number", "Value")))["transformations"][0]["options"]
+    assert organize["indexByName"] == {"number": 0, "Value": 1}
+    assert "indexByName" not in _json(table("t", [("a", "")]))["transformations"][0]["options"]
+
+
 def test_table_with_two_queries_merges_them_before_organising():
     panel = _json(table("t", [("a", ""), ("b", "")]))
     assert [t["id"] for t in panel["transformations"]] == ["merge", "organize"]

@@ -2,7 +2,8 @@
 
 Each recording is a device; its community is the file name (``core-switch``, ``ups``, ...).
 ``start_simulator(port=...)`` runs snmpsim in a child process bound to 127.0.0.1 and waits (bounded)
-until it answers; ``Simulator.stop()`` ends it by its pid.
+until it answers; ``Simulator.stop()`` ends it by its pid. ``wardwatch demo`` runs the same command
+(``serve_command``) as one of its own children and waits with ``answers``.
 
 snmpsim insists on dropping root privileges and then imports modules lazily (dbm, codecs), which
 fails when the interpreter lives under /root. Run as root (containers, CI), the child therefore
@@ -56,7 +57,7 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def _answers(host: str, port: int, community: str) -> bool:
+def answers(host: str, port: int, community: str = "ups") -> bool:
     """A hand-built v2c GET sysUpTime.0; any answer means the simulator serves."""
     c = community.encode()
     varbind = bytes.fromhex("300c06082b06010201010300" + "0500")  # {1.3.6.1.2.1.1.3.0, NULL}
@@ -75,6 +76,19 @@ def _answers(host: str, port: int, community: str) -> bool:
     return True
 
 
+def serve_command(host: str, port: int, cache_dir: Path | str, data_dir: Path = RECORDINGS_DIR) -> list[str]:
+    """The child process's command line: snmpsim serving ``data_dir`` on ``host:port``, logging nothing."""
+    return [
+        sys.executable,
+        "-m",
+        "collector.snmp.simulator",
+        f"--data-dir={data_dir}",
+        f"--agent-udpv4-endpoint={host}:{port}",
+        f"--cache-dir={cache_dir}",
+        "--logging-method=null",
+    ]
+
+
 def start_simulator(
     *,
     port: int | None = None,
@@ -86,15 +100,9 @@ def start_simulator(
     port = port or free_udp_port(host)
     cache = tempfile.TemporaryDirectory(prefix="wardwatch-snmpsim-")
     log_path = Path(cache.name) / "snmpsim.log"
-    args = [
-        f"--data-dir={data_dir}",
-        f"--agent-udpv4-endpoint={host}:{port}",
-        f"--cache-dir={cache.name}",
-        "--logging-method=null",
-    ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "collector.snmp.simulator", *args],
+            serve_command(host, port, cache.name, data_dir),
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[2],
@@ -106,7 +114,7 @@ def start_simulator(
             output = log_path.read_text(errors="replace")[-2000:]
             sim.stop()
             raise RuntimeError(f"snmpsim exited with {process.returncode}:\n{output}")
-        if _answers(host, port, probe_community):
+        if answers(host, port, probe_community):
             return sim
         time.sleep(0.1)
     sim.stop()

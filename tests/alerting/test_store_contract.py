@@ -511,7 +511,9 @@ async def test_count_open_by_severity_and_category(store: IncidentStore) -> None
     }
 
 
-async def test_incident_activity_gives_unresolved_recent_and_named_incidents_once(store: IncidentStore) -> None:
+async def test_incident_activity_gives_unresolved_recent_and_named_incidents_once(
+    store: IncidentStore,
+) -> None:
     us = timedelta(microseconds=1)
     # long ago: one resolved (known to the caller by id), one resolved (unknown), one still open
     named, _ = await store.open_or_touch(alert(host="named"), T0 - timedelta(days=30) + 7 * us)

@@ -201,10 +201,14 @@ class EscalationLoop:
         self.metrics.duration.observe(time.perf_counter() - started)
         return TickResult(candidates, reloaded, len(views), pages, escalated, conflicts)
 
-    async def _apply(self, incident_id: str, acts: list[engine.Action], now: datetime) -> tuple[int, int, bool]:
+    async def _apply(
+        self, incident_id: str, acts: list[engine.Action], now: datetime
+    ) -> tuple[int, int, bool]:
         incident, view = self._cache[incident_id]
         requests = requests_from_actions(acts, {incident_id: incident}, language=self.language)
-        enqueued = await enqueue(self.store, requests, now=now)  # first: a crash after this re-plans the same keys
+        enqueued = await enqueue(
+            self.store, requests, now=now
+        )  # first: a crash after this re-plans the same keys
         for req, (_, new) in zip(requests, enqueued, strict=True):
             if new:
                 self.metrics.pages.labels(req.kind).inc()

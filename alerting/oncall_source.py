@@ -79,7 +79,9 @@ class OnCallSource:
             log.error("roster or escalation policies rejected, the last good ones stay in use:\n%s", e)
             return False
         except OSError as e:  # a file half-way through being replaced: next tick
-            log.warning("could not read the roster or escalation policies (%s); keeping the last good ones", e)
+            log.warning(
+                "could not read the roster or escalation policies (%s); keeping the last good ones", e
+            )
             return False
         self.problems = []
         self.current = new

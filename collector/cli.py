@@ -11,7 +11,16 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("collector.commands", "alerting.roster_cli", "collector.snmp.cli", "dashboards.cli", "alerting.rules_cli", "alerting.incidents_cli", "alerting.maintenance_cli", "alerting.notify.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "collector.commands",
+    "alerting.roster_cli",
+    "collector.snmp.cli",
+    "dashboards.cli",
+    "alerting.rules_cli",
+    "alerting.incidents_cli",
+    "alerting.maintenance_cli",
+    "alerting.notify.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,9 +11,11 @@ from prometheus_client import CollectorRegistry
 
 from alerting.clock import FakeClock
 from alerting.component import ALERTING
+from alerting.escalation_component import ESCALATION
 from alerting.model import Category, Severity, Source, Status, TimelineKind
 from collector.app import create_app
 from tests.collector.conftest import auth, gz, make_settings, report_dict
+from tests.support.timeline import life
 
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "rules"
 START = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -101,6 +103,10 @@ async def test_a_report_crossing_a_default_rule_opens_one_incident_and_recovery_
     assert inc.opened_at == datetime.fromtimestamp(START.timestamp() + 300, UTC)
     labels = 'severity="major",category="system_failure"'
     assert await metric(client, "wardwatch_incidents_open", labels) == 1.0
+    escalation = app[ESCALATION].loop
+    assert escalation is not None
+    await escalation.tick()  # (it has usually run already, woken by the store: then this adds nothing)
+    assert (await store.get(inc.id)).escalation_level == 1  # the duty engineer is paged
 
     seq += 1  # the disk is cleaned up: 80 % is below the clear level (85 %)
     await client.post("/api/v1/reports", data=gz(report(clock, seq, 800)), headers=auth())
@@ -109,7 +115,7 @@ async def test_a_report_crossing_a_default_rule_opens_one_incident_and_recovery_
     assert inc.status is Status.RESOLVED and inc.resolved_by == "system"
     assert inc.resolved_at == clock.now()
     timeline = await store.timeline(inc.id)
-    assert [e.kind for e in timeline] == [TimelineKind.FIRED, TimelineKind.RESOLVED]
+    assert life(timeline) == [TimelineKind.FIRED, TimelineKind.ESCALATED, TimelineKind.RESOLVED]
     assert timeline[0].details["value"] == 0.952
     assert await metric(client, "wardwatch_incidents_open", labels) == 0.0
     evaluations = await metric(client, "wardwatch_rule_evaluations_total", 'trigger="report"')

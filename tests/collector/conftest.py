@@ -3,7 +3,8 @@ from __future__ import annotations
 import gzip
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,9 +89,23 @@ def auth(host: str = "his-db-01") -> dict[str, str]:
     }
 
 
+_data_dir: list[Path] = []  # the running test's own data directory (set by the autouse fixture below)
+
+
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path: Path) -> Iterator[None]:
+    """Each test's collector keeps its incident store in the test's tmp_path, never in the repository's var/."""
+    _data_dir.append(tmp_path / "data")
+    yield
+    _data_dir.clear()
+
+
 def make_settings(**over: Any) -> CollectorSettings:
     agents = [{"host": h, "token_sha256": hash_token(t)} for h, t in TOKENS.items()]
-    return CollectorSettings.model_validate({"agents": agents, **over})
+    base: dict[str, Any] = {"agents": agents}
+    if _data_dir:
+        base["data_dir"] = str(_data_dir[-1])
+    return CollectorSettings.model_validate({**base, **over})
 
 
 @pytest.fixture

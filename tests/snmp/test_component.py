@@ -45,6 +45,7 @@ def _inventory(tmp_path: Path, sim_port: int, ghost_port: int) -> Path:
 def _settings(inventory: Path) -> CollectorSettings:
     return CollectorSettings.model_validate(
         {
+            "data_dir": str(inventory.parent / "data"),  # the incident store: the test's own, not var/
             "snmp": {"enabled": True, "inventory_file": str(inventory), "trap_port": 0},
             "allow_unauthenticated_agents": True,
         }

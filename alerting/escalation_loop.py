@@ -4,9 +4,10 @@ Every tick (``interval_seconds``, and at once on ``wake()`` when an incident ope
 1. asks the store which incidents may need anything (``escalation_candidates``: id -> version of the unresolved
    ones and those resolved within ``resolved_grace``) and re-reads only those whose version changed since the
    last tick — 10,000 open incidents cost one two-column query, not 10,000 parsed rows;
-2. leaves out incidents that page nobody: attached to a parent's incident (dependency suppression), flapping
-   after their first page (no re-notification while flapping), or not yet paged and inside a maintenance window
-   (they start paging when the window ends, if still open);
+2. leaves out incidents that page nobody: attached to a parent's incident that is still open (dependency
+   suppression, ``same_incident``; once the parent resolves, a child still open pages), flapping after their
+   first page (no re-notification while flapping), or not yet paged and inside a maintenance window (they start
+   paging when the window ends, if still open);
 3. ``escalation.plan(...)`` — pure — says what is due now;
 4. per incident, in this order: the pages go to the outbox (idempotent keys: ``<incident>/L<level>/R<round>/
    <person>``), then the new escalation state is saved with compare-and-set together with an ``escalated``
@@ -155,12 +156,17 @@ class EscalationLoop:
                 self._cache[inc.id] = (inc, view_of(inc))
         return len(versions), len(stale)
 
+    def _is_open(self, incident_id: str) -> bool:
+        """Open as far as this tick knows (every unresolved incident is in the cache)."""
+        cached = self._cache.get(incident_id)
+        return cached is not None and cached[0].is_open
+
     async def _pageable(self, now: datetime) -> list[engine.IncidentView]:
         views: list[engine.IncidentView] = []
         windows: list[MaintenanceWindow] | None = None
         for inc, view in self._cache.values():
-            if inc.parent_id is not None and inc.is_open:
-                continue  # attached to its parent's incident: the parent's pages cover it
+            if inc.parent_id is not None and inc.is_open and self._is_open(inc.parent_id):
+                continue  # attached to its parent's open incident: the parent's pages cover it
             started = view.escalation.level >= 1
             if inc.flapping and started and inc.is_open:
                 continue  # no re-notification while flapping

@@ -249,6 +249,15 @@ class Selector(_Model):
     _v_labels = field_validator("labels")(_check_regexes)
 
 
+class SameIncident(_Model):
+    """Alerts of this rule and of ``rules`` about the same thing (equal values of the ``by`` labels) are one
+    incident for people: the later one is attached to the open earlier one — recorded in the store and the
+    timeline, paging nobody while the earlier one is open. E.g. a port's linkDown trap and its polled status."""
+
+    rules: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    by: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+
+
 class RuleConfig(_Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=100)]
     select: Selector = Selector()
@@ -260,6 +269,7 @@ class RuleConfig(_Model):
     description: str = ""
     plan_url: str | None = None
     labels: dict[str, str] = {}  # static labels added to the alert (e.g. team: network)
+    same_incident: SameIncident | None = None
 
     @field_validator("summary", "description")
     @classmethod
@@ -337,6 +347,7 @@ def load_rules(paths: list[Path]) -> RuleSet:
     rules: list[RuleConfig] = []
     plans: dict[str, str] = {}
     seen: dict[str, str] = {}
+    references: list[tuple[str, int | None, str, str]] = []  # (file, line, field, rule name)
     for path in paths:
         try:
             cfg, _data, lines = load_rules_file(path)
@@ -356,9 +367,17 @@ def load_rules(paths: list[Path]) -> RuleSet:
                 continue
             seen[rule.name] = str(path)
             rules.append(rule)
+            if rule.same_incident is not None:
+                for j, other in enumerate(rule.same_incident.rules):
+                    where = ("rules", i, "same_incident", "rules", j)
+                    field = f"rules[{i}].same_incident.rules[{j}]"
+                    references.append((str(path), line_of(lines, where), field, other))
             plan = rule.plan_url or cfg.plans.get(rule.category)
             if plan:
                 plans[rule.name] = plan
+    for file, line, field, other in references:
+        if other not in seen:
+            problems.append(ConfigProblem(file, line, field, f"no rule named {other!r}"))
     if problems:
         raise ConfigError(problems)
     return RuleSet(tuple(rules), plans, tuple(str(p) for p in paths))

@@ -350,6 +350,8 @@ class RuleRunner:
             await note_maintenance(self.store, incident, tr.labels, now)
         elif flapping and not incident.flapping:
             incident = await self._set_flapping(incident, True, now)
+        if tr.rule.same_incident is not None and incident.parent_id is None:
+            await self._attach_to_same(tr, incident, now)
         if tr.rule.is_reachability:
             if incident.parent_id is None:  # also when touched: a try that failed is made again
                 await self._attach_to_parent(tr, incident, now)
@@ -428,6 +430,26 @@ class RuleRunner:
             parent_incident = await self._open_incident(st.fingerprint)
             if parent_incident is not None and parent_incident.id != incident.id:
                 await self._attach(incident, parent_incident.id, now)
+                return
+
+    async def _attach_to_same(self, tr: AlertTransition, incident: Incident, now: datetime) -> None:
+        """``same_incident``: attach to the open incident of a named rule about the same thing, if it is older
+        (the first to fire stays the one people work from; the later one pages nobody while it is open)."""
+        same = tr.rule.same_incident
+        assert same is not None
+        key = [tr.labels.get(name) for name in same.by]
+        if any(v is None for v in key):
+            return
+        for st in list(self._states.values()):
+            if st.rule not in same.rules or st.phase is not Phase.FIRING or st.fingerprint == tr.fingerprint:
+                continue
+            if [st.labels.get(name) for name in same.by] != key:
+                continue
+            other = await self._open_incident(st.fingerprint)
+            if other is None or other.id == incident.id or other.parent_id == incident.id:
+                continue
+            if (other.opened_at, other.number) < (incident.opened_at, incident.number):
+                await self._attach(incident, other.parent_id or other.id, now)
                 return
 
     async def _adopt_children(self, tr: AlertTransition, incident: Incident, now: datetime) -> None:

@@ -313,7 +313,7 @@ async def test_inside_a_maintenance_window_nobody_is_paged_until_it_ends(
     assert await escalations(store, inc) == [(1, T0 + minutes(30))]
 
 
-async def test_a_child_attached_to_its_parent_pages_nobody(
+async def test_a_child_attached_to_its_parent_pages_nobody_until_the_parent_resolves(
     store: IncidentStore, oncall: OnCallSource
 ) -> None:
     clock = FakeClock(T0)
@@ -328,6 +328,10 @@ async def test_a_child_attached_to_its_parent_pages_nobody(
 
     assert [lvl for lvl, _ in await escalations(store, switch)] == [1, 2]
     assert await pages(store, host) == {}
+
+    await store.resolve(switch.id, "zhou-tao", clock.now())  # the switch is back, the host still down
+    await loop.tick()
+    assert await escalations(store, host) == [(1, clock.now())]
 
 
 async def test_a_flapping_incident_is_not_paged_again(store: IncidentStore, oncall: OnCallSource) -> None:

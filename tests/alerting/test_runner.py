@@ -393,3 +393,59 @@ async def test_removing_a_rule_resolves_its_incidents_but_a_bad_file_does_not(
     await runner.run_once()
     assert (await store.get(inc.id)).status is Status.RESOLVED
     assert runner.alert_states == {}
+
+
+async def test_a_port_s_trap_and_its_poll_make_one_incident_that_pages(store: IncidentStore) -> None:
+    """The shipped LinkDownTrap and InterfaceDown rules (``same_incident``): the linkDown trap opens the incident
+    at once; the poll that confirms the port down a minute later is attached to it and pages nobody."""
+    from alerting.escalation_loop import EscalationLoop
+    from alerting.oncall_source import OnCallSource
+    from alerting.rule_config import load_rules_dir
+    from tests.alerting.test_rules import Ev
+
+    repo = Path(__file__).resolve().parents[2]
+    shipped = load_rules_dir(repo / "deploy" / "rules")
+    rules = [r for r in shipped.rules if r.name in ("LinkDownTrap", "InterfaceDown")]
+    clock = FakeClock(T0)
+    state = State()
+    src = add_source(state, "core-sw-01", kind=SourceKind.SNMP, labels={"site": "main", "system": "network"})
+    runner = make_runner(store, state, clock, rules)
+    escalation = EscalationLoop(
+        store, OnCallSource(repo / "rosters"), clock=clock, registry=CollectorRegistry()
+    )
+    port = {"ifIndex": "3", "ifName": "GE0/0/3", "ifAlias": "to PACS"}
+
+    runner.on_event(
+        Ev("snmp.linkDown", "core-sw-01", {"ifIndex": "3", "ifName": "GE0/0/3"}, clock.now().timestamp())
+    )
+    await runner.run_once()
+    (trap,) = await store.list()
+    assert trap.rule == "LinkDownTrap"
+    for _ in range(4):  # the trap's re-poll and the next ones: down while admin up, for a minute and more
+        down = {
+            key("wardwatch_snmp_if_oper_status", **port): 2.0,
+            key("wardwatch_snmp_if_admin_status", **port): 1.0,
+        }
+        observe(state, src, clock.now(), down)
+        await runner.run_once()
+        await escalation.tick()
+        clock.advance(30)
+
+    polled = await store.list()
+    (poll,) = [i for i in polled if i.rule == "InterfaceDown"]
+    assert poll.parent_id == trap.id
+    assert TimelineKind.ATTACHED in [e.kind for e in await store.timeline(poll.id)]
+    assert await store.outbox(incident_id=poll.id) == []  # one page per person, about the trap's incident
+    assert await store.outbox(incident_id=trap.id) != []
+
+    runner.on_event(
+        Ev("snmp.linkUp", "core-sw-01", {"ifIndex": "3", "ifName": "GE0/0/3"}, clock.now().timestamp())
+    )
+    up = {
+        key("wardwatch_snmp_if_oper_status", **port): 1.0,
+        key("wardwatch_snmp_if_admin_status", **port): 1.0,
+    }
+    observe(state, src, clock.now(), up)
+    await runner.run_once()
+    again = await store.list()
+    assert {i.status for i in again} == {Status.RESOLVED}

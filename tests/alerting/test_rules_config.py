@@ -126,3 +126,16 @@ def test_durations(text: object, seconds: float) -> None:
 def test_bad_durations(text: object) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(-1 if text == "-1" else text)
+
+
+def test_same_incident_must_name_a_rule_that_exists(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        GOOD.rstrip("\n") + "\n    same_incident: {rules: [FilesystemFull], by: [host, mountpoint]}\n",
+    )
+    (problem,) = problems(tmp_path)
+    assert (
+        problem
+        == f"{tmp_path / 'a.yaml'}:15: rules[0].same_incident.rules[0]: no rule named 'FilesystemFull'"
+    )

@@ -93,9 +93,10 @@ def read_page(path: str, body: dict[str, Any], book: dict[tuple[str, str], str])
     page = Page(method, book.get((method, address), address))
     subject = _SUBJECT.search(text.lstrip("# "))
     if subject:
-        kind = _KINDS.get(subject["kind"], subject["kind"])
+        word, _, event = subject["kind"].partition(" ")  # an update names its event: 进展 已解决
+        kind = _KINDS.get(word, word)
         page = replace(page, kind=kind, severity=subject["severity"], number=subject["number"])
-        page = replace(page, title=subject["title"].strip())
+        page = replace(page, title=(f"[{event}] " if event else "") + subject["title"].strip())
     link = _LINK.search(text)
     return replace(page, ack_url=link[0] if link else None)
 

@@ -89,10 +89,14 @@ def words(n: Notification) -> _Words:
 
 
 def subject(n: Notification) -> str:
-    """One line: ``【P1 告警】INC-2026-000123 HIS 数据库磁盘 95%``."""
+    """One line: ``【P1 告警】INC-2026-000123 HIS 数据库磁盘 95%``; an update says which: ``【P1 进展 已解决】…``
+    (a text message carries little more than this line, so the event must be in it)."""
     w = words(n)
     i = n.incident
-    return f"【{i.severity} {w.kinds[n.kind]}】{i.number} {i.title}"
+    kind = w.kinds[n.kind]
+    if n.kind == "progress" and n.reason:
+        kind += f" {w.events.get(n.reason, n.reason)}"
+    return f"【{i.severity} {kind}】{i.number} {i.title}"
 
 
 def _where(n: Notification) -> str:

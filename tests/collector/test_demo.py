@@ -118,6 +118,14 @@ def test_the_pager_reads_each_channel() -> None:
     assert read_page("/wecom", wecom, book) == Page("wecom", "李娜 (li-na)", "page", "P2", "INC-2026-000001", title, link)  # fmt: skip
     assert read_page("/dingtalk", dingtalk, book).who == "+86139"  # not in the roster: the address
     assert read_page("/webhook", webhook, book) == Page("webhook", "孙丽 (sun-li)", "page", "P2", "INC-2026-000001", "t", link)  # fmt: skip
+    update = {
+        "phone": "+8613800000301",
+        "number": "INC-2026-000001",
+        "text": f"【P2 进展 已解决】INC-2026-000001 {title}",
+    }
+    assert read_page("/sms", update, book) == Page(
+        "sms", "马超 (ma-chao)", "progress", "P2", "INC-2026-000001", f"[已解决] {title}", None
+    )
     with pytest.raises(ValueError):
         read_page("/feishu", {}, book)
 

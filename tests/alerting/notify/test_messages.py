@@ -44,7 +44,9 @@ def test_the_text_says_what_where_since_severity_plan_and_links(language):
 
 def test_a_progress_update_names_the_event_and_a_test_says_it_is_one():
     update = messages.text(notification("email", "a@b.c", kind="progress", reason="escalated"))
-    assert "进展: 已升级" in update and update.startswith("【P1 进展】")
+    assert "进展: 已升级" in update and update.startswith("【P1 进展 已升级】")
+    sms = short_text(notification("sms", "+8613800000000", kind="progress", reason="resolved"), 300)
+    assert sms.startswith("【P1 进展 已解决】")  # a text message tells an update from the page it follows
     test = messages.text(
         notification("email", "a@b.c", kind="test", ack_url=None, resolve_url=None, language="en")
     )

@@ -9,17 +9,13 @@ SQLite and PostgreSQL (``WARDWATCH_TEST_PG_DSN``, default the local server; neve
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 import pytest
 import yaml
 
@@ -30,7 +26,6 @@ from tests.collector.conftest import gz, report_dict
 from tests.support.prometheus import free_port
 
 pytestmark = pytest.mark.slow
-PG_DSN = os.environ.get("WARDWATCH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parents[2]
 HOSTS = [f"his-app-{i:02d}" for i in range(30)]
 RULES = """\
@@ -45,20 +40,6 @@ rules:
 
 def token(host: str) -> str:
     return f"agent-token-{host}-0123456789"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store_target(request, tmp_path: Path) -> AsyncIterator[tuple[str, str | None]]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "wardwatch.db"), None
-        return
-    schema = f"ww_e2e_{uuid.uuid4().hex[:12]}"
-    yield PG_DSN, schema
-    conn = await asyncpg.connect(PG_DSN, timeout=5)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 class Collector:

@@ -12,13 +12,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -40,7 +38,6 @@ from alerting.rosters import on_duty, position_holders
 from alerting.store import IncidentStore, open_store
 
 REPO = Path(__file__).resolve().parents[2]
-PG_DSN = os.environ.get("WARDWATCH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 12, 2, 10, 0, tzinfo=SH)  # a Wednesday, day shift
 
@@ -49,24 +46,9 @@ def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str | None]]:
-    """Where a store lives: (SQLite path | PostgreSQL DSN, schema)."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "wardwatch.db"), None
-        return
-    schema = f"ww_esc_{uuid.uuid4().hex[:12]}"
-    yield PG_DSN, schema
-    conn = await asyncpg.connect(PG_DSN, timeout=5)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
-async def store(target: tuple[str, str | None]) -> AsyncIterator[IncidentStore]:
-    s = await open_store(target[0], schema=target[1])
+async def store(store_target: tuple[str, str | None]) -> AsyncIterator[IncidentStore]:
+    s = await open_store(store_target[0], schema=store_target[1])
     yield s
     await s.close()
 
@@ -248,9 +230,9 @@ CRASHING_COLLECTOR = textwrap.dedent(
 
 @pytest.mark.parametrize("when", ["between", "after_enqueue"])
 async def test_sigkill_between_levels_neither_skips_level_two_nor_repeats_level_one(
-    target: tuple[str, str | None], oncall: OnCallSource, tmp_path: Path, when: str
+    store_target: tuple[str, str | None], oncall: OnCallSource, tmp_path: Path, when: str
 ) -> None:
-    location, schema = target
+    location, schema = store_target
     store = await open_store(location, schema=schema)
     try:
         inc, _ = await store.open_or_touch(alert(), T0)

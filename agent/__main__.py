@@ -128,16 +128,15 @@ def next_slot(cycle: int, *, elapsed_seconds: float, interval_seconds: float) ->
 
 
 async def _open_sender(settings: AgentSettings, stack: contextlib.AsyncExitStack) -> Sender:
-    import aiohttp
-
     from agent.sender import Sender
     from agent.spool import Spool
 
     spool = Spool(
         settings.spool.dir, max_bytes=settings.spool.max_bytes, max_age_seconds=settings.spool.max_age_seconds
     )
-    session = await stack.enter_async_context(aiohttp.ClientSession())
-    return Sender(settings, session, spool)
+    sender = Sender(settings, spool)
+    stack.push_async_callback(sender.close)
+    return sender
 
 
 async def _deliver_forever(sender: Sender, queue: asyncio.Queue[Report]) -> None:

@@ -6,13 +6,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from agent import __version__
 from agent.probes.blocking import BlockingCalls
 from agent.probes.disks import sample_disks
 from agent.probes.files import check_files
 from agent.probes.filesystems import sample_filesystems
+from agent.probes.http import HttpProber
 from agent.probes.network import sample_interfaces
 from agent.probes.ports import check_port
 from agent.probes.processes import ProcessProbe
@@ -21,15 +22,12 @@ from agent.probes.system import SystemProbe
 from agent.settings import AgentSettings
 from agent.wire import SCHEMA_VERSION, AgentInfo, Report
 
-if TYPE_CHECKING:
-    from agent.probes.http import HttpProber
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 class ReportBuilder:
-    """Owns the probes that keep state between cycles (CPU times, processes, the HTTP session)."""
+    """Owns the probes that keep state between cycles (CPU times, processes) and the HTTP checks."""
 
     def __init__(self, settings: AgentSettings, *, clock: Callable[[], float] = time.time) -> None:
         self._settings = settings
@@ -43,9 +41,6 @@ class ReportBuilder:
         self._processes = ProcessProbe(settings.checks.processes)
         self._http: HttpProber | None = None
         if settings.checks.http:
-            # aiohttp is imported only when there is an HTTP check (or a sender): it is most of our RSS.
-            from agent.probes.http import HttpProber
-
             self._http = HttpProber(settings.checks.http, timeout_seconds=settings.timeouts.check_seconds)
 
     async def close(self) -> None:

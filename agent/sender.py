@@ -1,5 +1,8 @@
 """Deliver reports to the collectors: gzip JSON over HTTP(S), failover, backoff, spool and replay.
 
+Requests go through ``agent.httpclient`` (asyncio streams, one keep-alive connection per collector), not
+aiohttp: importing aiohttp would add a quarter to the agent's resident memory.
+
 Responses are classified once, here: 2xx sent; 400, 401, 403, 413 and 422 rejected for good (the report is
 dropped, the collector's ``{"error": ...}`` logged); everything else (429, 5xx, other statuses, connection and
 TLS failures) means "try the next collector", and when every collector fails the report is spooled.
@@ -17,9 +20,9 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 
-import aiohttp
-
+from agent import __version__
 from agent.backoff import backoff_seconds
+from agent.httpclient import Client, ProtocolError
 from agent.settings import AgentSettings
 from agent.spool import Spool
 from agent.wire import Report
@@ -58,11 +61,10 @@ def _error_message(body: bytes) -> str:
 
 
 def _describe(err: BaseException) -> str:
-    if isinstance(err, aiohttp.ClientConnectorCertificateError):
-        cert_err = err.certificate_error
-        why = getattr(cert_err, "verify_message", None) or str(cert_err)
+    if isinstance(err, ssl.SSLCertVerificationError):
+        why = err.verify_message or str(err)
         return f"refusing to send: its TLS certificate is not trusted ({why})"
-    if isinstance(err, aiohttp.ClientSSLError):
+    if isinstance(err, ssl.SSLError):
         return f"refusing to send: TLS failed ({err})"
     if isinstance(err, TimeoutError):
         return "timed out"
@@ -70,10 +72,11 @@ def _describe(err: BaseException) -> str:
 
 
 class Sender:
+    """Owns the connections to the collectors: ``await close()`` when done."""
+
     def __init__(
         self,
         settings: AgentSettings,
-        session: aiohttp.ClientSession,
         spool: Spool,
         *,
         clock: Callable[[], float] = time.time,
@@ -88,18 +91,21 @@ class Sender:
             "Authorization": f"Bearer {settings.token.get_secret_value()}",
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
+            "User-Agent": f"wardwatch-agent/{__version__}",
         }
         self._retry = settings.retry
-        self._timeout = aiohttp.ClientTimeout(
-            total=settings.timeouts.send_seconds, connect=settings.timeouts.connect_seconds
-        )
+        self._send_seconds = settings.timeouts.send_seconds
+        self._connect_seconds = settings.timeouts.connect_seconds
         needs_tls = any(url.startswith("https://") for url in self._collectors)
-        self._ssl: ssl.SSLContext | bool = make_ssl_context(settings) if needs_tls else True
-        self._session = session
+        self._ssl = make_ssl_context(settings) if needs_tls else None
+        self._client = Client()
         self._spool = spool
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
+
+    async def close(self) -> None:
+        await self._client.close()
 
     @property
     def preferred_collector(self) -> str:
@@ -170,14 +176,20 @@ class Sender:
     async def _post(self, base_url: str, body: bytes, seq: int) -> Outcome:
         url = base_url + REPORTS_PATH
         try:
-            async with self._session.post(
-                url, data=body, headers=self._headers, ssl=self._ssl, timeout=self._timeout
-            ) as resp:
-                status = resp.status
-                answer = await resp.content.read(4096)
-        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            resp = await self._client.request(
+                "POST",
+                url,
+                headers=self._headers,
+                body=body,
+                ssl_context=self._ssl,
+                connect_timeout=self._connect_seconds,
+                total_timeout=self._send_seconds,
+                keep=4096,
+            )
+        except (TimeoutError, OSError, ProtocolError, ValueError) as err:
             log.warning("collector %s: %s", base_url, _describe(err))
             return Outcome.FAILED
+        status, answer = resp.status, resp.body
         if 200 <= status < 300:
             log.debug("collector %s took report seq=%d", base_url, seq)
             return Outcome.SENT

@@ -162,6 +162,14 @@ class AgentSettings(BaseSettings):
         AgentInfo(host=value, version="0")
         return value
 
+    @field_validator("token")
+    @classmethod
+    def _header_safe(cls, value: SecretStr | None) -> SecretStr | None:
+        # It travels in an HTTP header; the message must not quote it.
+        if value is not None and not all(33 <= ord(c) < 127 for c in value.get_secret_value()):
+            raise ValueError("the token may only contain printable ASCII characters, no spaces")
+        return value
+
     @field_validator("collectors")
     @classmethod
     def _collector_urls(cls, value: list[str]) -> list[str]:

@@ -1,80 +1,91 @@
-"""HTTP(S) checks: status, latency and, over verified TLS, when the server's certificate expires."""
+"""HTTP(S) checks: status, latency and, over verified TLS, when the server's certificate expires.
+
+Each check is one GET on a new connection (``agent.httpclient``, not aiohttp), so the TLS handshake and the
+certificate are seen every time; redirects are not followed (a 301 is the answer to compare with
+``expect_status``). The certificate's expiry is read from that same connection.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import ssl
 import time
-from urllib.parse import urlsplit
 
-import aiohttp
-
+from agent import __version__
+from agent.httpclient import Origin, ProtocolError, connect, exchange
 from agent.settings import HttpCheckConfig
 from agent.wire import HttpCheck
 
-log = logging.getLogger(__name__)
+_HEADERS = {"User-Agent": f"wardwatch-agent/{__version__}", "Accept": "*/*", "Connection": "close"}
 
 
 def _describe(err: BaseException) -> str:
-    if isinstance(err, aiohttp.ClientConnectorCertificateError):
-        cert_err = err.certificate_error
-        return f"TLS certificate not trusted: {getattr(cert_err, 'verify_message', None) or cert_err}"
+    if isinstance(err, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted: {err.verify_message or err}"
     if isinstance(err, TimeoutError):
         return "timed out"
     return f"{type(err).__name__}: {err}"
 
 
+def _unverified_context() -> ssl.SSLContext:
+    """``verify_tls: false``: encrypt, but accept any certificate (and report no expiry)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 class HttpProber:
-    """Owns one ClientSession for all HTTP checks; a new connection per check so TLS is seen every time."""
+    """Runs the configured HTTP checks; one SSL context per distinct trust setting (each holds its CA store)."""
 
     def __init__(self, checks: list[HttpCheckConfig], *, timeout_seconds: float) -> None:
         self._checks = checks
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        self._contexts: dict[str, ssl.SSLContext | bool] = {}
+        self._timeout = timeout_seconds
+        by_trust: dict[tuple[bool, str | None], ssl.SSLContext] = {}
+        self._contexts: dict[str, ssl.SSLContext | None] = {}
         for check in checks:
-            if not check.verify_tls:
-                self._contexts[check.name] = False
-            else:
-                cafile = str(check.ca_file) if check.ca_file else None
-                self._contexts[check.name] = ssl.create_default_context(cafile=cafile)
-        self._session: aiohttp.ClientSession | None = None
+            if not check.url.startswith("https://"):
+                self._contexts[check.name] = None
+                continue
+            cafile = str(check.ca_file) if check.ca_file else None
+            key = (check.verify_tls, cafile if check.verify_tls else None)
+            if key not in by_trust:
+                by_trust[key] = (
+                    ssl.create_default_context(cafile=cafile) if check.verify_tls else _unverified_context()
+                )
+            self._contexts[check.name] = by_trust[key]
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Nothing stays open between checks; kept so the owner can treat every probe alike."""
 
     async def check_all(self) -> list[HttpCheck]:
-        if not self._checks:
-            return []
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(force_close=True), timeout=self._timeout
-            )
         return list(await asyncio.gather(*(self.check(c) for c in self._checks)))
 
     async def check(self, check: HttpCheckConfig) -> HttpCheck:
-        assert self._session is not None
         started = time.perf_counter()
-        expiry = None
+        conn = None
         try:
-            async with self._session.get(
-                check.url, ssl=self._contexts[check.name], allow_redirects=False
-            ) as resp:
-                await resp.read()
-                status = resp.status
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as err:
+            origin = Origin.parse(check.url)
+            async with asyncio.timeout(self._timeout):
+                conn = await connect(
+                    origin, ssl_context=self._contexts[check.name], timeout_seconds=self._timeout
+                )
+                # The whole body is read (and thrown away): the latency covers the complete answer.
+                resp, _ = await exchange(conn, "GET", origin.target, _HEADERS, keep=0, drain_limit=None)
+        except (TimeoutError, OSError, ValueError, ProtocolError) as err:
+            if conn is not None:
+                conn.abort()
             return HttpCheck(name=check.name, url=check.url, up=False, error=_describe(err))
+        except BaseException:
+            if conn is not None:
+                conn.abort()
+            raise
         duration = time.perf_counter() - started
-        context = self._contexts[check.name]
-        if isinstance(context, ssl.SSLContext) and check.url.startswith("https://"):
-            try:
-                async with asyncio.timeout(self._timeout.total):
-                    expiry = await _cert_expiry(check.url, context)
-            except (TimeoutError, OSError, ValueError) as err:
-                log.warning("http check %s: could not read the TLS certificate: %s", check.name, err)
+        await conn.close()
+        expiry = None
+        if check.verify_tls and resp.peercert and "notAfter" in resp.peercert:
+            expiry = float(ssl.cert_time_to_seconds(resp.peercert["notAfter"]))
+        status = resp.status
         return HttpCheck(
             name=check.name,
             url=check.url,
@@ -84,23 +95,3 @@ class HttpProber:
             tls_cert_expiry_seconds=expiry,
             error=None if status == check.expect_status else f"expected status {check.expect_status}",
         )
-
-
-async def _cert_expiry(url: str, context: ssl.SSLContext) -> float | None:
-    """The leaf certificate's notAfter, from a TLS handshake of our own with the same trust settings.
-
-    aiohttp releases the connection (and its SSL object) as soon as a short body has arrived, so the
-    response cannot be relied on to still hold the peer certificate.
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    _, writer = await asyncio.open_connection(host, parts.port or 443, ssl=context, server_hostname=host)
-    try:
-        cert = writer.get_extra_info("peercert")
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await writer.wait_closed()
-    if not cert or "notAfter" not in cert:
-        return None
-    return float(ssl.cert_time_to_seconds(cert["notAfter"]))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
+import random
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from agent.sender import Sender
 from agent.settings import AgentSettings
 from agent.settings_file import load_settings
+from agent.spool import Spool
 from agent.wire import Report
 
 TOKEN = "s3cret-agent-token-4f1e9"
@@ -86,3 +90,42 @@ def free_port() -> int:
 
 def gunzip_json(data: bytes) -> bytes:
     return gzip.decompress(data)
+
+
+class Harness:
+    """A Sender plus what it touched: the backoff delays it asked for and a ticking clock."""
+
+    def __init__(self, settings: AgentSettings, *, seed: int = 7) -> None:
+        self.delays: list[float] = []
+        self.ticks = itertools.count(1)
+        self.spool = Spool(
+            settings.spool.dir,
+            max_bytes=settings.spool.max_bytes,
+            max_age_seconds=settings.spool.max_age_seconds,
+        )
+        self.sender = Sender(
+            settings, self.spool, clock=self.clock, sleep=self.sleep, rng=random.Random(seed)
+        )
+
+    def clock(self) -> float:
+        return 1_800_000_000.0 + next(self.ticks)
+
+    async def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+    def spooled(self) -> list[int]:
+        return [self.spool.load(e).seq for e in self.spool.pending(now=1_800_000_000.0)]
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Callable[..., Harness]]:
+    """Makes Harnesses (one per simulated agent process) and closes their senders' connections at the end."""
+    made: list[Harness] = []
+
+    def build(settings: AgentSettings, **kw: Any) -> Harness:
+        made.append(Harness(settings, **kw))
+        return made[-1]
+
+    yield build
+    for h in made:
+        await h.sender.close()

@@ -12,7 +12,6 @@ import pytest
 from agent.collect import ReportBuilder
 from agent.sender import Outcome
 from tests.agent.conftest import TOKEN
-from tests.agent.test_sender import Harness
 
 create_app = pytest.importorskip("collector.app").create_app
 collector_settings = pytest.importorskip("collector.settings")
@@ -20,7 +19,7 @@ CollectorRegistry = pytest.importorskip("prometheus_client").CollectorRegistry
 
 
 async def test_the_collector_accepts_real_reports_and_refuses_a_wrong_token(
-    aiohttp_server, make_settings, tmp_path: Path
+    aiohttp_server, make_settings, harness, tmp_path: Path
 ) -> None:
     settings = collector_settings.CollectorSettings.model_validate(
         {
@@ -36,15 +35,13 @@ async def test_the_collector_accepts_real_reports_and_refuses_a_wrong_token(
         first, second = await builder.collect(), await builder.collect()
     finally:
         await builder.close()
+    ok = harness(make_settings(collectors=[url]))
+    assert await ok.sender.deliver(first) is Outcome.SENT
+    assert await ok.sender.deliver(second) is Outcome.SENT
+    wrong = harness(make_settings(collectors=[url], token="wrong-token", spool={"dir": tmp_path / "s2"}))
+    assert await wrong.sender.deliver(first) is Outcome.REJECTED
+    assert wrong.spooled() == []
     async with aiohttp.ClientSession() as session:
-        ok = Harness(make_settings(collectors=[url]), session)
-        assert await ok.sender.deliver(first) is Outcome.SENT
-        assert await ok.sender.deliver(second) is Outcome.SENT
-        wrong = Harness(
-            make_settings(collectors=[url], token="wrong-token", spool={"dir": tmp_path / "s2"}), session
-        )
-        assert await wrong.sender.deliver(first) is Outcome.REJECTED
-        assert wrong.spooled() == []
         async with session.get(f"{url}/metrics") as resp:
             metrics = await resp.text()
     up = [

@@ -1,55 +1,20 @@
 """The sender against real aiohttp servers on loopback acting as collectors."""
 
-import itertools
 import logging
-import random
 import ssl
 from pathlib import Path
 
-import aiohttp
 import pytest
 import trustme
 
-from agent.sender import Outcome, Sender
-from agent.spool import Spool
+from agent.sender import Outcome
 from tests.agent.conftest import TOKEN, FakeCollector, free_port
 from tests.agent.reports import make_report
 
 
-class Harness:
-    """A Sender plus what it touched: the backoff delays it asked for and a ticking clock."""
-
-    def __init__(self, settings, session: aiohttp.ClientSession, *, seed: int = 7) -> None:
-        self.delays: list[float] = []
-        self.ticks = itertools.count(1)
-        self.spool = Spool(
-            settings.spool.dir,
-            max_bytes=settings.spool.max_bytes,
-            max_age_seconds=settings.spool.max_age_seconds,
-        )
-        self.sender = Sender(
-            settings, session, self.spool, clock=self.clock, sleep=self.sleep, rng=random.Random(seed)
-        )
-
-    def clock(self) -> float:
-        return 1_800_000_000.0 + next(self.ticks)
-
-    async def sleep(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-    def spooled(self) -> list[int]:
-        return [self.spool.load(e).seq for e in self.spool.pending(now=1_800_000_000.0)]
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-async def test_posts_gzip_json_with_bearer_token(start_collector, make_settings, session) -> None:
+async def test_posts_gzip_json_with_bearer_token(start_collector, make_settings, harness) -> None:
     collector = await start_collector()
-    h = Harness(make_settings(collectors=[collector.url]), session)
+    h = harness(make_settings(collectors=[collector.url]))
     assert await h.sender.deliver(make_report(1)) is Outcome.SENT
     (got,) = collector.received  # FakeCollector checked token, gzip and content type
     assert got.model_copy(update={"sent_at": None}) == make_report(1)
@@ -58,11 +23,11 @@ async def test_posts_gzip_json_with_bearer_token(start_collector, make_settings,
 
 
 async def test_fails_over_to_second_collector_and_remembers_it(
-    start_collector, make_settings, session
+    start_collector, make_settings, harness
 ) -> None:
     first = await start_collector(FakeCollector(status=503))
     second = await start_collector()
-    h = Harness(make_settings(collectors=[first.url, second.url]), session)
+    h = harness(make_settings(collectors=[first.url, second.url]))
     assert await h.sender.deliver(make_report(1)) is Outcome.SENT
     assert [r.seq for r in second.received] == [1]
     assert first.seen_statuses == [503]
@@ -75,23 +40,23 @@ async def test_fails_over_to_second_collector_and_remembers_it(
 
 
 async def test_fails_over_when_first_collector_is_unreachable(
-    start_collector, make_settings, session
+    start_collector, make_settings, harness
 ) -> None:
     live = await start_collector()
-    h = Harness(make_settings(collectors=[f"http://127.0.0.1:{free_port()}", live.url]), session)
+    h = harness(make_settings(collectors=[f"http://127.0.0.1:{free_port()}", live.url]))
     assert await h.sender.deliver(make_report(1)) is Outcome.SENT
     assert [r.seq for r in live.received] == [1]
 
 
 async def test_spools_while_all_are_down_then_replays_oldest_first(
-    start_collector, make_settings, session
+    start_collector, make_settings, harness
 ) -> None:
     down = await start_collector(FakeCollector(status=503))
     settings = make_settings(
         collectors=[f"http://127.0.0.1:{free_port()}", down.url],
         retry={"attempts": 3, "backoff_base_seconds": 2, "backoff_max_seconds": 3},
     )
-    h = Harness(settings, session)
+    h = harness(settings)
     for seq in (1, 2, 3):
         assert await h.sender.deliver(make_report(seq)) is Outcome.FAILED
     assert h.spooled() == [1, 2, 3]
@@ -111,26 +76,25 @@ async def test_spools_while_all_are_down_then_replays_oldest_first(
     assert h.spooled() == []
 
 
-async def test_spooled_reports_survive_an_agent_restart(start_collector, make_settings, session) -> None:
+async def test_spooled_reports_survive_an_agent_restart(start_collector, make_settings, harness) -> None:
     collector = await start_collector(FakeCollector(status=503))
     settings = make_settings(collectors=[collector.url], retry={"attempts": 1})
-    h = Harness(settings, session)
+    h = harness(settings)
     for seq in (1, 2):
         assert await h.sender.deliver(make_report(seq)) is Outcome.FAILED
     collector.status = 200
-    async with aiohttp.ClientSession() as new_session:  # a new agent process: new objects, same spool folder
-        restarted = Harness(settings, new_session)
-        assert restarted.spooled() == [1, 2]
-        assert await restarted.sender.deliver(make_report(1, timestamp=1_800_000_100.0)) is Outcome.SENT
+    restarted = harness(settings)  # a new agent process: new objects, same spool folder
+    assert restarted.spooled() == [1, 2]
+    assert await restarted.sender.deliver(make_report(1, timestamp=1_800_000_100.0)) is Outcome.SENT
     assert [r.seq for r in collector.received] == [1, 2, 1]
     assert [r.timestamp for r in collector.received] == sorted(r.timestamp for r in collector.received)
 
 
 async def test_drain_stops_at_the_first_failure_and_keeps_the_rest(
-    start_collector, make_settings, session
+    start_collector, make_settings, harness
 ) -> None:
     collector = await start_collector(FakeCollector(status=503))
-    h = Harness(make_settings(collectors=[collector.url], retry={"attempts": 1}), session)
+    h = harness(make_settings(collectors=[collector.url], retry={"attempts": 1}))
     for seq in (1, 2, 3):
         await h.sender.deliver(make_report(seq))
     collector.status = 429
@@ -140,10 +104,10 @@ async def test_drain_stops_at_the_first_failure_and_keeps_the_rest(
 
 @pytest.mark.parametrize("status", [400, 413])
 async def test_rejected_report_is_logged_and_not_spooled(
-    start_collector, make_settings, session, caplog, status
+    start_collector, make_settings, harness, caplog, status
 ) -> None:
     collector = await start_collector(FakeCollector(status=status, error="system.cpu.count: must be >= 1"))
-    h = Harness(make_settings(collectors=[collector.url]), session)
+    h = harness(make_settings(collectors=[collector.url]))
     with caplog.at_level(logging.INFO, logger="agent"):
         assert await h.sender.deliver(make_report(1)) is Outcome.REJECTED
     assert collector.seen_statuses == [status]  # not retried
@@ -153,10 +117,10 @@ async def test_rejected_report_is_logged_and_not_spooled(
 
 
 async def test_bad_token_is_logged_loudly_and_not_retried(
-    start_collector, make_settings, session, caplog
+    start_collector, make_settings, harness, caplog
 ) -> None:
     collector = await start_collector()
-    h = Harness(make_settings(collectors=[collector.url], token="not-the-right-token"), session)
+    h = harness(make_settings(collectors=[collector.url], token="not-the-right-token"))
     with caplog.at_level(logging.INFO, logger="agent"):
         assert await h.sender.deliver(make_report(1)) is Outcome.REJECTED
     (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -184,7 +148,7 @@ async def _tls_collector(
 
 
 async def test_tls_with_the_right_ca_and_a_client_certificate(
-    start_collector, make_settings, session, ca, tmp_path: Path
+    start_collector, make_settings, harness, ca, tmp_path: Path
 ) -> None:
     collector = await _tls_collector(start_collector, ca, require_client_cert=True)
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
@@ -196,20 +160,20 @@ async def test_tls_with_the_right_ca_and_a_client_certificate(
         "client_cert_file": tmp_path / "agent.pem",
         "client_key_file": tmp_path / "agent.key",
     }
-    h = Harness(make_settings(collectors=[collector.url], tls=tls), session)
+    h = harness(make_settings(collectors=[collector.url], tls=tls))
     assert await h.sender.deliver(make_report(1)) is Outcome.SENT
     assert [r.seq for r in collector.received] == [1]
 
 
 async def test_untrusted_certificate_refuses_to_send_and_says_why(
-    start_collector, make_settings, session, ca, caplog, tmp_path: Path
+    start_collector, make_settings, harness, ca, caplog, tmp_path: Path
 ) -> None:
     collector = await _tls_collector(start_collector, ca)
     trustme.CA().cert_pem.write_to_path(str(tmp_path / "other-ca.pem"))  # a CA that did not sign it
     settings = make_settings(
         collectors=[collector.url], tls={"ca_file": tmp_path / "other-ca.pem"}, retry={"attempts": 1}
     )
-    h = Harness(settings, session)
+    h = harness(settings)
     with caplog.at_level(logging.WARNING, logger="agent"):
         assert await h.sender.deliver(make_report(1)) is Outcome.FAILED
     assert collector.seen_statuses == []  # no request reached it: no plain or unverified fallback
@@ -219,7 +183,7 @@ async def test_untrusted_certificate_refuses_to_send_and_says_why(
 
 
 async def test_the_token_never_reaches_logs_or_errors(
-    start_collector, make_settings, session, caplog, ca, tmp_path: Path
+    start_collector, make_settings, harness, caplog, ca, tmp_path: Path
 ) -> None:
     tls_collector = await _tls_collector(start_collector, ca)
     failing = await start_collector(FakeCollector(status=500, error="internal error"))
@@ -235,7 +199,7 @@ async def test_the_token_never_reaches_logs_or_errors(
             settings = make_settings(
                 collectors=collectors, tls={"ca_file": tmp_path / "other-ca.pem"}, retry={"attempts": 2}
             )
-            h = Harness(settings, session)
+            h = harness(settings)
             await h.sender.deliver(make_report(1))
             await h.sender.drain()
     assert "collector" in caplog.text  # something was logged in each case

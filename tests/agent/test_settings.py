@@ -61,3 +61,11 @@ def test_token_is_hidden_in_repr(make_settings) -> None:
     settings = make_settings()
     assert settings.token.get_secret_value() not in repr(settings)
     assert settings.token.get_secret_value() not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize("token", ["has space", "line\nbreak", "中文"])
+def test_a_token_that_cannot_go_in_a_header_is_refused_without_quoting_it(token: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(AgentSettings, None, token=token)
+    assert ": token: " in str(info.value)
+    assert token not in str(info.value)

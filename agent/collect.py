@@ -55,7 +55,9 @@ class ReportBuilder:
         system = self._system.sample()  # never optional: if this fails, the cycle fails
         filesystems, processes, ports, http, files = await asyncio.gather(
             _guard("filesystems", sample_filesystems(timeout, self._calls), []),
-            _guard("processes", self._calls.run("processes", timeout, self._processes.sample), []),
+            _guard("processes", self._calls.run("processes", timeout, self._processes.sample), [])
+            if checks.processes
+            else _none(),  # no thread for nothing to scan
             asyncio.gather(*(check_port(c, timeout_seconds=timeout) for c in checks.ports)),
             _guard("http", self._http.check_all(), []) if self._http else _none(),
             asyncio.gather(

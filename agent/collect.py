@@ -1,4 +1,4 @@
-"""One collection cycle: run every probe and check, and build one ``Report``."""
+"""One collection cycle: run every probe and check, and build one report (a ``wire.Report``-shaped dict)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from agent import __version__
+from agent.config import AgentConfig
 from agent.probes.blocking import BlockingCalls
 from agent.probes.disks import sample_disks
 from agent.probes.files import check_files
@@ -19,8 +20,7 @@ from agent.probes.ports import check_port
 from agent.probes.processes import ProcessProbe
 from agent.probes.sensors import sample_temperatures
 from agent.probes.system import SystemProbe
-from agent.settings import AgentSettings
-from agent.wire import SCHEMA_VERSION, AgentInfo, Report
+from agent.report import SCHEMA_VERSION, Report, without_none
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,11 +29,11 @@ T = TypeVar("T")
 class ReportBuilder:
     """Owns the probes that keep state between cycles (CPU times, processes) and the HTTP checks."""
 
-    def __init__(self, settings: AgentSettings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: AgentConfig, *, clock: Callable[[], float] = time.time) -> None:
         self._settings = settings
         self._clock = clock
         self._seq = 0
-        self._agent = AgentInfo(
+        self._agent = without_none(
             host=settings.host, version=__version__, labels=settings.labels.as_dict(), parent=settings.parent
         )
         self._calls = BlockingCalls()
@@ -64,22 +64,24 @@ class ReportBuilder:
                 *(check_files(c, timeout_seconds=timeout, calls=self._calls) for c in checks.files)
             ),
         )
-        return Report(
-            schema_version=SCHEMA_VERSION,
-            agent=self._agent,
-            timestamp=timestamp,
-            seq=self._seq,
-            interval_seconds=self._settings.interval_seconds,
-            system=system,
-            filesystems=filesystems,
-            disks=_guard_sync("disks", sample_disks, []),
-            interfaces=_guard_sync("interfaces", sample_interfaces, []),
-            processes=processes,
-            ports=list(ports),
-            http=http,
-            files=list(files),
-            temperatures=_guard_sync("temperatures", sample_temperatures, []) if checks.temperatures else [],
-        )
+        return {
+            "schema": SCHEMA_VERSION,
+            "agent": self._agent,
+            "timestamp": timestamp,
+            "seq": self._seq,
+            "interval_seconds": self._settings.interval_seconds,
+            "system": system,
+            "filesystems": filesystems,
+            "disks": _guard_sync("disks", sample_disks, []),
+            "interfaces": _guard_sync("interfaces", sample_interfaces, []),
+            "processes": processes,
+            "ports": list(ports),
+            "http": http,
+            "files": list(files),
+            "temperatures": _guard_sync("temperatures", sample_temperatures, [])
+            if checks.temperatures
+            else [],
+        }
 
 
 async def _none() -> list:

@@ -22,10 +22,10 @@ from collections.abc import Awaitable, Callable
 
 from agent import __version__
 from agent.backoff import backoff_seconds
+from agent.config import AgentConfig
 from agent.httpclient import Client, ProtocolError
-from agent.settings import AgentSettings
+from agent.report import Report, to_json_bytes
 from agent.spool import Spool
-from agent.wire import Report
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class Outcome(enum.Enum):
     FAILED = "failed"  # retryable: another collector, later, or the spool
 
 
-def make_ssl_context(settings: AgentSettings) -> ssl.SSLContext:
+def make_ssl_context(settings: AgentConfig) -> ssl.SSLContext:
     """Verify collectors against the configured CA bundle; never an unverified fallback."""
     tls = settings.tls
     context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
@@ -76,19 +76,19 @@ class Sender:
 
     def __init__(
         self,
-        settings: AgentSettings,
+        settings: AgentConfig,
         spool: Spool,
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        if settings.token is None:
+        if not settings.token:
             raise ValueError("a token is needed to send reports")
         self._collectors = list(settings.collectors)
         self._good = 0  # index of the collector that answered last
         self._headers = {
-            "Authorization": f"Bearer {settings.token.get_secret_value()}",
+            "Authorization": f"Bearer {settings.token}",
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
             "User-Agent": f"wardwatch-agent/{__version__}",
@@ -136,7 +136,7 @@ class Sender:
             if outcome is not Outcome.FAILED:
                 break
         if outcome is Outcome.FAILED:
-            log.warning("no collector took report seq=%d: spooled", report.seq)
+            log.warning("no collector took report seq=%d: spooled", report["seq"])
             self._spool.put(report, now=self._clock())
         return outcome
 
@@ -165,9 +165,9 @@ class Sender:
         n = len(self._collectors)
         for i in range(n):
             index = (self._good + i) % n
-            fresh = report.model_copy(update={"sent_at": self._clock()})
-            body = gzip.compress(fresh.to_json_bytes(), compresslevel=6)
-            outcome = await self._post(self._collectors[index], body, report.seq)
+            fresh = {**report, "sent_at": self._clock()}
+            body = gzip.compress(to_json_bytes(fresh), compresslevel=6)
+            outcome = await self._post(self._collectors[index], body, report["seq"])
             if outcome is not Outcome.FAILED:
                 self._good = index
                 return outcome

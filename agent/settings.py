@@ -1,6 +1,9 @@
 """The agent's settings: one YAML file plus ``WARDWATCH_AGENT_*`` environment variables.
 
-Built once in ``__main__`` with :func:`agent.settings_file.load_settings` and passed down.
+Validated once at start-up with :func:`agent.settings_file.load_settings` (in a short-lived child process: see
+``agent/__main__.py``); the running agent holds the result as an :class:`agent.config.AgentConfig`. Limits that
+the wire format (``agent/wire.py``) puts on values copied into every report are checked here, so that a label
+too long for the collector is a configuration error at start-up, not a refused report every cycle.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 import re
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from agent.wire import AgentInfo
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
+WireName = Annotated[str, Field(min_length=1, max_length=255)]  # wire.Name
+WireLabel = Annotated[str, Field(max_length=255)]  # wire.LabelValue
 
 
 class _Section(BaseModel):
@@ -23,13 +28,10 @@ class _Section(BaseModel):
 
 
 class Labels(_Section):
-    site: str = ""
-    system: str = ""  # HIS, EMR, PACS, LIS, ...
-    role: str = ""
-    department: str = ""
-
-    def as_dict(self) -> dict[str, str]:
-        return {k: v for k, v in self.model_dump().items() if v}
+    site: WireLabel = ""
+    system: WireLabel = ""  # HIS, EMR, PACS, LIS, ...
+    role: WireLabel = ""
+    department: WireLabel = ""
 
 
 class TlsSettings(_Section):
@@ -86,7 +88,7 @@ class ProcessCheckConfig(_Section):
 
 class PortCheckConfig(_Section):
     name: str = Field(min_length=1, max_length=255)
-    target: str  # host:port
+    target: WireName  # host:port
 
     @field_validator("target")
     @classmethod
@@ -96,18 +98,10 @@ class PortCheckConfig(_Section):
             raise ValueError("expected host:port with a port between 1 and 65535")
         return value
 
-    @property
-    def host(self) -> str:
-        return self.target.rpartition(":")[0].strip("[]")
-
-    @property
-    def port(self) -> int:
-        return int(self.target.rpartition(":")[2])
-
 
 class HttpCheckConfig(_Section):
     name: str = Field(min_length=1, max_length=255)
-    url: str
+    url: WireName
     expect_status: Annotated[int, Field(ge=100, le=599)] = 200
     verify_tls: bool = True
     ca_file: FilePath | None = None  # for an internal CA; None: the system's trust store
@@ -122,7 +116,7 @@ class HttpCheckConfig(_Section):
 
 class FileCheckConfig(_Section):
     name: str = Field(min_length=1, max_length=255)
-    glob: str = Field(min_length=1)  # e.g. /backup/his/*.dump
+    glob: WireName  # e.g. /backup/his/*.dump
 
 
 class ChecksSettings(_Section):
@@ -144,7 +138,7 @@ class AgentSettings(BaseSettings):
 
     host: str = Field(default_factory=_hostname)
     labels: Labels = Labels()
-    parent: str | None = None
+    parent: WireName | None = None
     collectors: list[str] = []  # base URLs; the agent POSTs to <url>/api/v1/reports
     token: SecretStr | None = None
     interval_seconds: Annotated[float, Field(gt=0, le=86400)] = 15.0
@@ -185,11 +179,8 @@ class AgentSettings(BaseSettings):
             raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
         return value.upper()
 
-    def sending_problems(self) -> list[str]:
-        """What is missing to send reports (``--print`` alone needs none of it)."""
-        problems = []
-        if not self.collectors:
-            problems.append("collectors: at least one collector URL is needed to send reports")
-        if self.token is None or not self.token.get_secret_value():
-            problems.append("token: a token is needed to send reports")
-        return problems
+    def runtime_dict(self) -> dict[str, Any]:
+        """Everything, as JSON-ready values, for :meth:`agent.config.AgentConfig.from_dict` (token included)."""
+        data = self.model_dump(mode="json")
+        data["token"] = self.token.get_secret_value() if self.token is not None else None
+        return data

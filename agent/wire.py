@@ -2,6 +2,8 @@
 
 This module is the only part of ``agent`` that the collector imports. The collector accepts
 ``SCHEMA_VERSION`` and ``SCHEMA_VERSION - 1`` (see docs/wire-format.md for the history).
+The running agent does not import it (nor pydantic): it builds reports as dicts of this shape
+(``agent/report.py``), and the agent's tests validate them against these models.
 
 Conventions: times are Unix seconds (float, UTC); sizes are bytes; counters are cumulative since the
 host booted (the collector computes rates); ratios are 0..1. A check that could not run carries
@@ -14,7 +16,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-SCHEMA_VERSION = 1
+from agent.report import SCHEMA_VERSION  # defined once, there: the running agent does not import this module
+
 ACCEPTED_SCHEMA_VERSIONS = frozenset({SCHEMA_VERSION, SCHEMA_VERSION - 1}) - {0}
 
 # Asset labels an agent may carry; they become Prometheus labels on every series of that host.

@@ -1,1 +1,2 @@
-"""Probes: one module per family. Each returns wire models; a check that fails carries ``error``."""
+"""Probes: one module per family. Each returns dicts shaped like its ``agent/wire.py`` model (see
+``agent/report.py``); a check that fails carries ``error``."""

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import glob
 import os
+from typing import Any
 
+from agent.config import FileCheckConfig
 from agent.probes.blocking import BlockingCalls, StillRunning
-from agent.settings import FileCheckConfig
-from agent.wire import FileCheck
+from agent.report import without_none
+
+FileCheck = dict[str, Any]  # wire.FileCheck
+
+
+def _result(check: FileCheckConfig, files: int = 0, **values: Any) -> FileCheck:
+    return without_none(name=check.name, pattern=check.glob, files=files, **values)
 
 
 def _scan(check: FileCheckConfig) -> FileCheck:
@@ -20,12 +27,11 @@ def _scan(check: FileCheckConfig) -> FileCheck:
         found.append((st.st_mtime, st.st_size))
     found.sort(reverse=True)
     if not found:
-        return FileCheck(name=check.name, pattern=check.glob, files=0)
-    return FileCheck(
-        name=check.name,
-        pattern=check.glob,
-        files=len(found),
-        newest_mtime_seconds=found[0][0],
+        return _result(check)
+    return _result(
+        check,
+        len(found),
+        newest_mtime_seconds=max(0.0, found[0][0]),  # a file dated before 1970 is simply very old
         newest_size_bytes=found[0][1],
         previous_size_bytes=found[1][1] if len(found) > 1 else None,
     )
@@ -39,12 +45,8 @@ async def check_files(
     try:
         return await calls.run(f"files:{check.name}", timeout_seconds, _scan, check)
     except StillRunning:
-        return FileCheck(
-            name=check.name, pattern=check.glob, files=0, error="the previous scan has not finished yet"
-        )
+        return _result(check, error="the previous scan has not finished yet")
     except TimeoutError:
-        return FileCheck(
-            name=check.name, pattern=check.glob, files=0, error=f"timed out after {timeout_seconds:g} s"
-        )
+        return _result(check, error=f"timed out after {timeout_seconds:g} s")
     except OSError as err:
-        return FileCheck(name=check.name, pattern=check.glob, files=0, error=err.strerror or str(err))
+        return _result(check, error=err.strerror or str(err))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from typing import Any
 
 import psutil
 
 from agent.probes.blocking import BlockingCalls, StillRunning
-from agent.wire import FilesystemSample
+from agent.report import fits, without_none
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +27,27 @@ PSEUDO_FSTYPES = frozenset(
 def _usable(part: psutil._common.sdiskpart) -> bool:
     if part.fstype in PSEUDO_FSTYPES or not part.fstype:
         return False
-    return not part.mountpoint.startswith(("/proc/", "/sys/", "/dev/", "/run/credentials/"))
+    if part.mountpoint.startswith(("/proc/", "/sys/", "/dev/", "/run/credentials/")):
+        return False
+    if not (fits(part.mountpoint) and fits(part.device, empty_ok=True) and fits(part.fstype)):
+        log.debug("filesystem %.80s... skipped: a name longer than the report allows", part.mountpoint)
+        return False
+    return True
 
 
-def _measure(mountpoint: str, device: str, fstype: str) -> tuple[tuple[int, int], FilesystemSample]:
+def _measure(mountpoint: str, device: str, fstype: str) -> tuple[tuple[int, int], dict[str, Any]]:
     st = os.statvfs(mountpoint)
     size = st.f_blocks * st.f_frsize
     free_to_users = st.f_bavail * st.f_frsize
     used = (st.f_blocks - st.f_bfree) * st.f_frsize
     inodes_total = st.f_files or None  # 0 on filesystems without a fixed inode table (btrfs, vfat)
-    sample = FilesystemSample(
+    sample = without_none(
         mountpoint=mountpoint,
         device=device,
         fstype=fstype,
         size_bytes=size,
-        free_bytes=free_to_users,
-        used_bytes=used,
+        free_bytes=max(0, free_to_users),
+        used_bytes=max(0, used),
         inodes_total=inodes_total,
         inodes_free=st.f_ffree if inodes_total else None,
     )
@@ -51,8 +57,11 @@ def _measure(mountpoint: str, device: str, fstype: str) -> tuple[tuple[int, int]
 
 async def sample_filesystems(
     timeout_seconds: float, calls: BlockingCalls | None = None
-) -> list[FilesystemSample]:
-    """statvfs runs in a thread: a hung network mount costs one thread, not the cycle."""
+) -> list[dict[str, Any]]:
+    """``wire.FilesystemSample`` per mountpoint.
+
+    statvfs runs in a thread: a hung network mount costs one thread, not the cycle.
+    """
     calls = calls or BlockingCalls()
     parts = [p for p in psutil.disk_partitions(all=False) if _usable(p)]
     results = await asyncio.gather(

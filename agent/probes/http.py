@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections.abc import Sequence
+from typing import Any
 
 from agent import __version__
+from agent.config import HttpCheckConfig
 from agent.httpclient import Origin, ProtocolError, connect, exchange
-from agent.settings import HttpCheckConfig
-from agent.wire import HttpCheck
+from agent.report import without_none
+
+HttpCheck = dict[str, Any]  # wire.HttpCheck
 
 _HEADERS = {"User-Agent": f"wardwatch-agent/{__version__}", "Accept": "*/*", "Connection": "close"}
 
@@ -38,7 +42,7 @@ def _unverified_context() -> ssl.SSLContext:
 class HttpProber:
     """Runs the configured HTTP checks; one SSL context per distinct trust setting (each holds its CA store)."""
 
-    def __init__(self, checks: list[HttpCheckConfig], *, timeout_seconds: float) -> None:
+    def __init__(self, checks: Sequence[HttpCheckConfig], *, timeout_seconds: float) -> None:
         self._checks = checks
         self._timeout = timeout_seconds
         by_trust: dict[tuple[bool, str | None], ssl.SSLContext] = {}
@@ -75,7 +79,7 @@ class HttpProber:
         except (TimeoutError, OSError, ValueError, ProtocolError) as err:
             if conn is not None:
                 conn.abort()
-            return HttpCheck(name=check.name, url=check.url, up=False, error=_describe(err))
+            return {"name": check.name, "url": check.url, "up": False, "error": _describe(err)}
         except BaseException:
             if conn is not None:
                 conn.abort()
@@ -86,7 +90,7 @@ class HttpProber:
         if check.verify_tls and resp.peercert and "notAfter" in resp.peercert:
             expiry = float(ssl.cert_time_to_seconds(resp.peercert["notAfter"]))
         status = resp.status
-        return HttpCheck(
+        return without_none(
             name=check.name,
             url=check.url,
             up=status == check.expect_status,

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psutil
 
-from agent.wire import InterfaceSample
+from agent.report import fits, without_none
 
 
-def sample_interfaces() -> list[InterfaceSample]:
+def sample_interfaces() -> list[dict[str, Any]]:
+    """``wire.InterfaceSample`` per interface."""
     counters = psutil.net_io_counters(pernic=True, nowrap=True)
     stats = psutil.net_if_stats()
     samples = []
     for name, c in sorted(counters.items()):
+        if not fits(name):
+            continue
         st = stats.get(name)
         samples.append(
-            InterfaceSample(
+            without_none(
                 interface=name,
                 up=bool(st and st.isup),
                 speed_bits_per_second=st.speed * 1_000_000 if st and st.speed > 0 else None,

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 import psutil
 
-from agent.settings import ProcessCheckConfig
-from agent.wire import ProcessCheck
+from agent.config import ProcessCheckConfig
 
 
 class ProcessProbe:
     """Keeps ``psutil.Process`` objects between cycles so CPU ratios cover the last cycle."""
 
-    def __init__(self, checks: list[ProcessCheckConfig]) -> None:
+    def __init__(self, checks: Sequence[ProcessCheckConfig]) -> None:
         self._checks = checks
         self._regexes = {c.name: re.compile(c.cmdline_regex) for c in checks if c.cmdline_regex}
         self._known: dict[int, psutil.Process] = {}
@@ -25,8 +26,8 @@ class ProcessProbe:
             return name == check.process_name
         return self._regexes[check.name].search(cmdline) is not None
 
-    def sample(self) -> list[ProcessCheck]:
-        """Blocking (reads /proc for every process): run it in a thread."""
+    def sample(self) -> list[dict[str, Any]]:
+        """``wire.ProcessCheck`` per check. Blocking (reads /proc for every process): run it in a thread."""
         if not self._checks:
             return []
         totals = {c.name: [0, 0.0, 0] for c in self._checks}
@@ -54,6 +55,6 @@ class ProcessProbe:
                 t[2] += rss
         self._known = alive
         return [
-            ProcessCheck(name=name, count=int(t[0]), cpu_ratio=float(t[1]), rss_bytes=int(t[2]))
+            {"name": name, "count": int(t[0]), "cpu_ratio": max(0.0, float(t[1])), "rss_bytes": int(t[2])}
             for name, t in totals.items()
         ]

@@ -7,8 +7,6 @@ from typing import Any
 
 import psutil
 
-from agent.wire import CpuSample, MemorySample, SystemSample
-
 # Modes that count as "not busy" for usage_ratio.
 _IDLE_MODES = ("idle", "iowait")
 
@@ -24,21 +22,23 @@ class SystemProbe:
         self._previous: dict[str, float] | None = None
         self._cpu_count = psutil.cpu_count() or 1
 
-    def sample(self) -> SystemSample:
-        return SystemSample(
-            load1=(load := os.getloadavg())[0],
-            load5=load[1],
-            load15=load[2],
-            boot_time_seconds=psutil.boot_time(),
-            processes=len(psutil.pids()),
-            users=len(psutil.users()),
-            cpu=self._cpu(),
-            memory=_memory(),
-        )
+    def sample(self) -> dict[str, Any]:
+        """A ``wire.SystemSample``."""
+        load1, load5, load15 = os.getloadavg()
+        return {
+            "load1": load1,
+            "load5": load5,
+            "load15": load15,
+            "boot_time_seconds": psutil.boot_time(),
+            "processes": len(psutil.pids()),
+            "users": len(psutil.users()),
+            "cpu": self._cpu(),
+            "memory": _memory(),
+        }
 
-    def _cpu(self) -> CpuSample:
+    def _cpu(self) -> dict[str, Any]:
         # guest/guest_nice are already included in user/nice on Linux: leave them out of the sum.
-        now = {k: v for k, v in _modes(psutil.cpu_times()).items() if not k.startswith("guest")}
+        now = {k: max(0.0, v) for k, v in _modes(psutil.cpu_times()).items() if not k.startswith("guest")}
         previous, self._previous = self._previous, now
         if previous is None:
             base = dict.fromkeys(now, 0.0)  # first cycle: ratios since boot
@@ -52,21 +52,21 @@ class SystemProbe:
         else:
             mode_ratio = {k: min(1.0, v / elapsed) for k, v in deltas.items()}
         busy = 1.0 - sum(mode_ratio.get(m, 0.0) for m in _IDLE_MODES)
-        return CpuSample(
-            usage_ratio=min(1.0, max(0.0, busy)),
-            mode_ratio=mode_ratio,
-            mode_seconds_total=now,
-            count=self._cpu_count,
-        )
+        return {
+            "usage_ratio": min(1.0, max(0.0, busy)),
+            "mode_ratio": mode_ratio,
+            "mode_seconds_total": now,
+            "count": self._cpu_count,
+        }
 
 
-def _memory() -> MemorySample:
+def _memory() -> dict[str, int]:
     vm = psutil.virtual_memory()
     swap = psutil.swap_memory()
-    return MemorySample(
-        total_bytes=vm.total,
-        available_bytes=vm.available,
-        used_bytes=vm.used,
-        swap_total_bytes=swap.total,
-        swap_used_bytes=swap.used,
-    )
+    return {
+        "total_bytes": vm.total,
+        "available_bytes": vm.available,
+        "used_bytes": max(0, vm.used),
+        "swap_total_bytes": swap.total,
+        "swap_used_bytes": max(0, swap.used),
+    }

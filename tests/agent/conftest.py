@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import itertools
+import json
 import random
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from agent.config import AgentConfig
 from agent.sender import Sender
 from agent.settings import AgentSettings
 from agent.settings_file import load_settings
@@ -24,13 +26,20 @@ from agent.wire import Report
 TOKEN = "s3cret-agent-token-4f1e9"
 
 
+def runtime_config(settings: AgentSettings) -> AgentConfig:
+    """What ``wardwatch-agent`` does with validated settings (there, across a pipe from a child process)."""
+    return AgentConfig.from_dict(json.loads(json.dumps(settings.runtime_dict())))
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., AgentSettings]:
-    def build(**overrides: Any) -> AgentSettings:
+def make_settings(tmp_path: Path) -> Callable[..., AgentConfig]:
+    """Settings validated by pydantic-settings and handed to the running agent's code as ``wardwatch-agent`` does."""
+
+    def build(**overrides: Any) -> AgentConfig:
         overrides.setdefault("host", "his-db-01")
         overrides.setdefault("token", TOKEN)
         overrides.setdefault("spool", {"dir": tmp_path / "spool"})
-        return load_settings(AgentSettings, None, **overrides)
+        return runtime_config(load_settings(AgentSettings, None, **overrides))
 
     return build
 
@@ -95,7 +104,7 @@ def gunzip_json(data: bytes) -> bytes:
 class Harness:
     """A Sender plus what it touched: the backoff delays it asked for and a ticking clock."""
 
-    def __init__(self, settings: AgentSettings, *, seed: int = 7) -> None:
+    def __init__(self, settings: AgentConfig, *, seed: int = 7) -> None:
         self.delays: list[float] = []
         self.ticks = itertools.count(1)
         self.spool = Spool(
@@ -114,7 +123,7 @@ class Harness:
         self.delays.append(seconds)
 
     def spooled(self) -> list[int]:
-        return [self.spool.load(e).seq for e in self.spool.pending(now=1_800_000_000.0)]
+        return [self.spool.load(e)["seq"] for e in self.spool.pending(now=1_800_000_000.0)]
 
 
 @pytest.fixture
@@ -122,7 +131,7 @@ async def harness() -> AsyncIterator[Callable[..., Harness]]:
     """Makes Harnesses (one per simulated agent process) and closes their senders' connections at the end."""
     made: list[Harness] = []
 
-    def build(settings: AgentSettings, **kw: Any) -> Harness:
+    def build(settings: AgentConfig, **kw: Any) -> Harness:
         made.append(Harness(settings, **kw))
         return made[-1]
 

@@ -1,9 +1,20 @@
-"""Small valid reports for spool and sender tests (no probing needed)."""
+"""Small valid reports for spool and sender tests (no probing needed).
+
+Built with the wire models (so they are valid), handed over as the dicts the running agent passes around.
+"""
+
+from typing import Any
 
 from agent.wire import SCHEMA_VERSION, AgentInfo, CpuSample, MemorySample, Report, SystemSample
 
 
-def make_report(seq: int, *, timestamp: float = 1_800_000_000.0, host: str = "his-db-01") -> Report:
+def make_report(seq: int, *, timestamp: float = 1_800_000_000.0, host: str = "his-db-01") -> dict[str, Any]:
+    return make_model(seq, timestamp=timestamp, host=host).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+
+
+def make_model(seq: int, *, timestamp: float = 1_800_000_000.0, host: str = "his-db-01") -> Report:
     return Report(
         schema_version=SCHEMA_VERSION,
         agent=AgentInfo(host=host, version="test", labels={"system": "HIS"}),

@@ -14,11 +14,12 @@ import pytest
 import trustme
 from aiohttp import web
 
+from agent.config import FileCheckConfig, HttpCheckConfig, PortCheckConfig
 from agent.probes.blocking import BlockingCalls, StillRunning
 from agent.probes.files import check_files
 from agent.probes.http import HttpProber
 from agent.probes.ports import check_port
-from agent.settings import FileCheckConfig, HttpCheckConfig, PortCheckConfig
+from agent.wire import FileCheck, HttpCheck, PortCheck
 from tests.agent.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +35,9 @@ async def test_port_check_open_and_closed() -> None:
     server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        up = await check_port(PortCheckConfig(name="db", target=f"127.0.0.1:{port}"), timeout_seconds=2)
+        up = PortCheck.model_validate(
+            await check_port(PortCheckConfig(name="db", target=f"127.0.0.1:{port}"), timeout_seconds=2)
+        )
         await asyncio.wait_for(accepted.wait(), 5)
     finally:
         server.close()
@@ -43,7 +46,9 @@ async def test_port_check_open_and_closed() -> None:
     assert 0 < up.connect_seconds < 2
 
     closed = free_port()
-    down = await check_port(PortCheckConfig(name="db", target=f"127.0.0.1:{closed}"), timeout_seconds=2)
+    down = PortCheck.model_validate(
+        await check_port(PortCheckConfig(name="db", target=f"127.0.0.1:{closed}"), timeout_seconds=2)
+    )
     assert not down.up and down.connect_seconds is None
     assert down.error
 
@@ -69,7 +74,7 @@ async def test_http_check_status_and_latency(aiohttp_server) -> None:
         timeout_seconds=3,
     )
     try:
-        portal, pacs, gone = await prober.check_all()
+        portal, pacs, gone = map(HttpCheck.model_validate, await prober.check_all())
     finally:
         await prober.close()
     assert portal.up and portal.status_code == 200 and 0 < portal.duration_seconds < 3
@@ -102,7 +107,7 @@ async def test_https_check_reads_certificate_expiry(aiohttp_server, ca: trustme.
         timeout_seconds=3,
     )
     try:
-        trusted, untrusted, unverified = await prober.check_all()
+        trusted, untrusted, unverified = map(HttpCheck.model_validate, await prober.check_all())
     finally:
         await prober.close()
     assert trusted.up and trusted.status_code == 200
@@ -124,8 +129,10 @@ async def test_file_check_finds_newest_backup(tmp_path: Path) -> None:
         path = tmp_path / name
         path.write_bytes(b"\0" * size)
         os.utime(path, (now - age_hours * 3600, now - age_hours * 3600))
-    result = await check_files(
-        FileCheckConfig(name="his-backup", glob=str(tmp_path / "*.dump")), timeout_seconds=5
+    result = FileCheck.model_validate(
+        await check_files(
+            FileCheckConfig(name="his-backup", glob=str(tmp_path / "*.dump")), timeout_seconds=5
+        )
     )
     assert result.files == 3
     assert result.newest_size_bytes == 400
@@ -135,8 +142,8 @@ async def test_file_check_finds_newest_backup(tmp_path: Path) -> None:
 
 
 async def test_file_check_with_no_match_reports_zero_files(tmp_path: Path) -> None:
-    result = await check_files(
-        FileCheckConfig(name="b", glob=str(tmp_path / "none-*.dump")), timeout_seconds=5
+    result = FileCheck.model_validate(
+        await check_files(FileCheckConfig(name="b", glob=str(tmp_path / "none-*.dump")), timeout_seconds=5)
     )
     assert result.files == 0 and result.newest_mtime_seconds is None and result.error is None
 

@@ -1,4 +1,8 @@
-"""Probes on this real machine: plausible values, and counters that only go up."""
+"""Probes on this real machine: valid wire samples, plausible values, and counters that only go up.
+
+The probes build plain dicts; every test reads them through the wire models (``agent/wire.py``), so each
+one also checks that what the agent sends is what the collector accepts.
+"""
 
 import asyncio
 import os
@@ -10,14 +14,23 @@ import time
 import psutil
 
 from agent.collect import ReportBuilder
+from agent.config import ProcessCheckConfig
 from agent.probes.disks import sample_disks
 from agent.probes.filesystems import PSEUDO_FSTYPES, sample_filesystems
 from agent.probes.network import sample_interfaces
 from agent.probes.processes import ProcessProbe
 from agent.probes.sensors import sample_temperatures
 from agent.probes.system import SystemProbe
-from agent.settings import ProcessCheckConfig
-from agent.wire import Report
+from agent.report import to_json_bytes
+from agent.wire import (
+    DiskSample,
+    FilesystemSample,
+    InterfaceSample,
+    ProcessCheck,
+    Report,
+    SystemSample,
+    TemperatureSample,
+)
 
 
 def _burn_cpu(seconds: float) -> None:
@@ -30,7 +43,7 @@ def test_system_values_are_plausible() -> None:
     probe = SystemProbe()
     probe.sample()
     _burn_cpu(0.2)
-    s = probe.sample()
+    s = SystemSample.model_validate(probe.sample())
     assert s.cpu.count == psutil.cpu_count()
     assert 0 < s.cpu.usage_ratio <= 1  # we just burnt CPU ourselves
     assert abs(sum(s.cpu.mode_ratio.values()) - 1.0) < 1e-6
@@ -48,9 +61,9 @@ def test_system_values_are_plausible() -> None:
 def test_cpu_ratio_covers_the_last_cycle_only() -> None:
     probe = SystemProbe()
     probe.sample()
-    first = probe.sample().cpu.mode_seconds_total
+    first = SystemSample.model_validate(probe.sample()).cpu.mode_seconds_total
     _burn_cpu(0.3)
-    second = probe.sample().cpu
+    second = SystemSample.model_validate(probe.sample()).cpu
     busy = sum(v for k, v in second.mode_seconds_total.items() if k not in ("idle", "iowait")) - sum(
         v for k, v in first.items() if k not in ("idle", "iowait")
     )
@@ -59,7 +72,7 @@ def test_cpu_ratio_covers_the_last_cycle_only() -> None:
 
 
 async def test_filesystems_skip_pseudo_and_report_root() -> None:
-    samples = await sample_filesystems(timeout_seconds=5)
+    samples = [FilesystemSample.model_validate(s) for s in await sample_filesystems(timeout_seconds=5)]
     mounts = {s.mountpoint: s for s in samples}
     assert "/" in mounts, mounts.keys()
     root = mounts["/"]
@@ -75,17 +88,25 @@ async def test_filesystems_skip_pseudo_and_report_root() -> None:
 
 async def test_bind_mounts_are_counted_once() -> None:
     # Docker-style bind mounts (/etc/hosts etc.) share st_dev with their source: at most one sample per device.
-    samples = await sample_filesystems(timeout_seconds=5)
+    samples = [FilesystemSample.model_validate(s) for s in await sample_filesystems(timeout_seconds=5)]
     keys = [(os.stat(s.mountpoint).st_dev, os.statvfs(s.mountpoint).f_blocks) for s in samples]
     assert len(keys) == len(set(keys))
 
 
+def _disks() -> dict[str, DiskSample]:
+    return {d.device: d for d in map(DiskSample.model_validate, sample_disks())}
+
+
+def _interfaces() -> dict[str, InterfaceSample]:
+    return {n.interface: n for n in map(InterfaceSample.model_validate, sample_interfaces())}
+
+
 def test_disk_and_network_counters_only_go_up(tmp_path) -> None:
-    disks1, nets1 = {d.device: d for d in sample_disks()}, {n.interface: n for n in sample_interfaces()}
+    disks1, nets1 = _disks(), _interfaces()
     (tmp_path / "blob").write_bytes(os.urandom(1 << 20))
     os.sync()
     _loopback_traffic()
-    disks2, nets2 = {d.device: d for d in sample_disks()}, {n.interface: n for n in sample_interfaces()}
+    disks2, nets2 = _disks(), _interfaces()
     assert nets1, "no network interfaces at all"
     assert "lo" in nets2 and nets2["lo"].up
     for name, before in nets1.items():
@@ -132,7 +153,7 @@ def test_process_check_counts_matching_processes() -> None:
         )
         probe.sample()
         _burn_cpu(0.01)
-        marked, absent = probe.sample()
+        marked, absent = map(ProcessCheck.model_validate, probe.sample())
         assert (marked.name, marked.count) == ("marked", 2)
         assert marked.rss_bytes > 2 * 2**20  # two Python interpreters
         assert marked.cpu_ratio >= 0
@@ -156,7 +177,7 @@ def test_process_cpu_ratio_sees_a_busy_process() -> None:
             child.stdin.write("go\n")
             child.stdin.flush()
             child.stdout.readline()
-        (busy,) = probe.sample()
+        (busy,) = map(ProcessCheck.model_validate, probe.sample())
         assert busy.count == 1
         assert busy.cpu_ratio > 0.05
     finally:
@@ -165,7 +186,7 @@ def test_process_cpu_ratio_sees_a_busy_process() -> None:
 
 
 def test_temperatures_match_psutil() -> None:
-    samples = sample_temperatures()
+    samples = [TemperatureSample.model_validate(s) for s in sample_temperatures()]
     read = getattr(psutil, "sensors_temperatures", None)
     expected = sum(len(v) for v in read().values()) if read else 0
     assert len(samples) <= expected
@@ -177,11 +198,12 @@ async def test_two_cycles_make_valid_reports_with_increasing_seq(make_settings) 
     builder = ReportBuilder(make_settings(labels={"site": "north", "system": "HIS"}, parent="sw-1"))
     try:
         before = time.time()
-        r1 = await builder.collect()
+        raw1 = await builder.collect()
         await asyncio.to_thread(_burn_cpu, 0.05)
-        r2 = await builder.collect()
+        raw2 = await builder.collect()
     finally:
         await builder.close()
+    r1, r2 = Report.model_validate(raw1), Report.model_validate(raw2)
     assert (r1.seq, r2.seq) == (1, 2)
     assert before <= r1.timestamp <= r2.timestamp <= time.time()
     assert r1.sent_at is None
@@ -190,13 +212,17 @@ async def test_two_cycles_make_valid_reports_with_increasing_seq(make_settings) 
     assert r1.agent.parent == "sw-1"
     for key, value in r1.system.cpu.mode_seconds_total.items():
         assert r2.system.cpu.mode_seconds_total[key] >= value
-    again = Report.model_validate_json(r2.to_json_bytes())
+    again = Report.model_validate_json(to_json_bytes(raw2))  # what goes on the wire
     assert again == r2
+    assert again.model_dump(by_alias=True, exclude_none=True) == raw2  # no field lost or added
 
 
 def test_process_check_by_exact_name_finds_this_test_process() -> None:
     me = psutil.Process()
-    (check,) = ProcessProbe([ProcessCheckConfig(name="me", process_name=me.name())]).sample()
+    (check,) = map(
+        ProcessCheck.model_validate,
+        ProcessProbe([ProcessCheckConfig(name="me", process_name=me.name())]).sample(),
+    )
     same_name = [p for p in psutil.process_iter(["name"]) if p.info["name"] == me.name()]
     assert check.count >= 1
     assert check.count <= len(same_name) + 1  # processes may come and go between the two scans

@@ -9,7 +9,7 @@ import trustme
 
 from agent.sender import Outcome
 from tests.agent.conftest import TOKEN, FakeCollector, free_port
-from tests.agent.reports import make_report
+from tests.agent.reports import make_model, make_report
 
 
 async def test_posts_gzip_json_with_bearer_token(start_collector, make_settings, harness) -> None:
@@ -17,7 +17,7 @@ async def test_posts_gzip_json_with_bearer_token(start_collector, make_settings,
     h = harness(make_settings(collectors=[collector.url]))
     assert await h.sender.deliver(make_report(1)) is Outcome.SENT
     (got,) = collector.received  # FakeCollector checked token, gzip and content type
-    assert got.model_copy(update={"sent_at": None}) == make_report(1)
+    assert got.model_copy(update={"sent_at": None}) == make_model(1)
     assert got.sent_at is not None
     assert h.spooled() == []
 

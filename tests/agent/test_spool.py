@@ -1,11 +1,13 @@
 import gzip
+import json
 import logging
 from pathlib import Path
 
 import pytest
 
 from agent.spool import Spool
-from tests.agent.reports import make_report
+from agent.wire import Report
+from tests.agent.reports import make_model, make_report
 
 NOW = 1_800_000_000.0
 
@@ -17,7 +19,7 @@ def _spool(path: Path, **kw) -> Spool:
 
 
 def _seqs(spool: Spool, now: float = NOW) -> list[int]:
-    return [spool.load(e).seq for e in spool.pending(now=now)]
+    return [spool.load(e)["seq"] for e in spool.pending(now=now)]
 
 
 def test_returns_reports_oldest_first_and_survives_reopening(tmp_path: Path) -> None:
@@ -40,7 +42,9 @@ def test_files_are_gzip_json(tmp_path: Path) -> None:
     spool = _spool(tmp_path)
     spool.put(make_report(7), now=NOW)
     (path,) = tmp_path.glob("*.json.gz")
-    assert gzip.decompress(path.read_bytes()) == make_report(7).to_json_bytes()
+    raw = gzip.decompress(path.read_bytes())
+    assert json.loads(raw) == make_report(7)
+    assert Report.model_validate_json(raw) == make_model(7)  # a valid wire report
 
 
 def test_over_size_drops_oldest_first(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -74,7 +78,7 @@ def test_corrupt_file_is_logged_deleted_and_skipped(tmp_path: Path, caplog: pyte
     entries[1].path.write_bytes(b"\x1f\x8b not really gzip")
     with caplog.at_level(logging.WARNING):
         loaded = [spool.load(e) for e in entries]
-    assert [r.seq if r else None for r in loaded] == [1, None, 3]
+    assert [r["seq"] if r else None for r in loaded] == [1, None, 3]
     assert "corrupt" in caplog.text and entries[1].path.name in caplog.text
     assert not entries[1].path.exists()
     assert _seqs(spool, NOW + 5) == [1, 3]
@@ -94,3 +98,13 @@ def test_reports_spooled_after_a_restart_sort_last_even_if_the_clock_went_back(t
     reopened = _spool(tmp_path)
     reopened.put(make_report(2), now=NOW)  # wall clock stepped back 100 s
     assert _seqs(reopened) == [1, 2]
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", b'{"seq": "1", "timestamp": 1}', b'{"timestamp": 1}', b"{"])
+def test_json_that_is_not_a_report_is_corrupt(tmp_path: Path, content: bytes) -> None:
+    spool = _spool(tmp_path)
+    spool.put(make_report(1), now=NOW)
+    (entry,) = spool.pending(now=NOW)
+    entry.path.write_bytes(gzip.compress(content))
+    assert spool.load(entry) is None
+    assert not entry.path.exists()

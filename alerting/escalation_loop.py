@@ -14,7 +14,8 @@ Every tick (``interval_seconds``, and at once on ``wake()`` when an incident ope
    timeline line. A crash between the two plans the same pages again after restart, and the outbox keeps the
    first copy: nothing is skipped and nobody is paged twice. An incident acknowledged meanwhile fails the
    compare-and-set; it is re-read next tick (and the outbox drops the page it no longer needs);
-5. wakes the outbox worker.
+5. wakes the outbox worker as soon as an incident's pages are in the outbox, not at the end of the tick: in a
+   storm of thousands the first pages go out while the rest are being written.
 
 Rounds that found nobody on duty are logged as errors and counted (``wardwatch_escalation_unstaffed_rounds_total``)
 — ``wardwatch roster check`` exists so that never happens.
@@ -202,8 +203,9 @@ class EscalationLoop:
                 self._cache.pop(incident_id, None)
                 continue
             pages, escalated, conflicts = pages + p, escalated + e, conflicts + (not ok)
-        if pages and self.on_enqueued is not None:
-            self.on_enqueued()
+            if p and self.on_enqueued is not None:
+                # at once, not after the tick: in a storm the first pages go out while the rest are written
+                self.on_enqueued()
         self.metrics.duration.observe(time.perf_counter() - started)
         return TickResult(candidates, reloaded, len(views), pages, escalated, conflicts)
 

@@ -17,7 +17,7 @@ report and when, events, and which alerts must be firing at given times.
                 series:                   # added to it, or instead of it
                   'wardwatch_filesystem_used_ratio{mountpoint="/data",device="/dev/sdb1",fstype="xfs"}': 0.95
         events:
-          - {at: 2m, kind: snmp.linkDown, source: core-sw-01, labels: {ifIndex: "3"}}
+          - {at: 2m, kind: snmp.linkDown, source: core-sw-01, labels: {if_index: "3"}}
         checks:
           - at: 6m
             rule: FilesystemAlmostFull

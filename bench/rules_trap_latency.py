@@ -110,7 +110,7 @@ async def run(trials: int, store: str | None) -> None:
             assert incident_store is not None
             rule_runner = app[ALERTING].runner
             assert rule_runner is not None
-            fp = fingerprint_for("LinkDownTrap", {"device": "bench-sw", "ifIndex": "7"})
+            fp = fingerprint_for("LinkDownTrap", {"device": "bench-sw", "if_index": "7"})
             opened: list[float] = []
             resolved: list[float] = []
             for _ in range(trials):

@@ -140,8 +140,9 @@ def exporter_config(community: str) -> dict:
     """The if_mib module, by hand (0.21 format): the interfaces profile's columns and lookups."""
     profile = load_profiles()["interfaces"]
     table = profile.tables[0]
+    (index,) = table.index  # if_index: the exporter's series carry the same label names as ours
     lookups = [
-        {"labels": ["ifIndex"], "labelname": name, "oid": oid, "type": "DisplayString"}
+        {"labels": [index], "labelname": name, "oid": oid, "type": "DisplayString"}
         for name, oid in table.lookups.items()
     ]
     metrics = []
@@ -152,7 +153,7 @@ def exporter_config(community: str) -> dict:
                 "oid": c.oid,
                 "type": "counter" if c.type == "counter" else "gauge",
                 "help": c.metric,
-                "indexes": [{"labelname": "ifIndex", "type": "gauge"}],
+                "indexes": [{"labelname": index, "type": "gauge"}],
                 "lookups": lookups,
             }
         )
@@ -202,7 +203,7 @@ def bench_exporter(host: str, port: int, community: str, polls: int) -> dict[str
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise
                 time.sleep(0.1)
-        series = sum(1 for line in body.splitlines() if line.startswith("c") and "ifIndex=" in line)
+        series = sum(1 for line in body.splitlines() if line.startswith("c") and "if_index=" in line)
         for _ in range(3):
             urllib.request.urlopen(url, timeout=10).read()
         cpu0, wall0 = proc_cpu_seconds(proc.pid), time.perf_counter()

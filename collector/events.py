@@ -28,7 +28,7 @@ class Event:
     kind: str  # e.g. "snmp.linkDown", "snmp.coldStart", "snmp.unknown"
     source_kind: str  # "snmp", "agent"
     source_name: str  # device or host name; "" when the sender is not in the inventory
-    labels: Mapping[str, str] = field(default_factory=dict)  # e.g. ifIndex, ifName, ifAlias, address
+    labels: Mapping[str, str] = field(default_factory=dict)  # e.g. if_index, if_name, if_alias, address
     varbinds: tuple[tuple[str, str], ...] = ()  # (numeric OID, value as text), as received
     received_at: float = 0.0  # collector clock, Unix seconds
     severity: Severity = Severity.INFO

@@ -43,7 +43,7 @@ OPER_TEXT = value_text(
         7: ("lowerLayerDown", RED),
     }
 )
-DEVICE_HIDE = ("Time", "__name__", "job", "instance", "role", "department", "room", "rack", "ifDescr")
+DEVICE_HIDE = ("Time", "__name__", "job", "instance", "role", "department", "room", "rack", "if_descr")
 
 
 def _s(metric: str, extra: str = "") -> str:
@@ -87,7 +87,7 @@ def build() -> g.Dashboard:
             [
                 (
                     f"count by (device) ({_s(s('wardwatch_snmp_if_oper_status'))} != 1"
-                    f" and on (device, ifIndex) {_s(s('wardwatch_snmp_if_admin_status'))} == 1)"
+                    f" and on (device, if_index) {_s(s('wardwatch_snmp_if_admin_status'))} == 1)"
                     f" or count by (device) ({_s(s('wardwatch_snmp_if_oper_status'))}) * 0",
                     "{{device}}",
                 )
@@ -138,7 +138,7 @@ def build() -> g.Dashboard:
             thresholds=UP_DOWN,
             mappings=[OPER_TEXT],
             hide=(*DEVICE_HIDE, "site", "system"),
-            rename={"device": "Device", "ifName": "Port", "ifAlias": "Description", "Value": "Status"},
+            rename={"device": "Device", "if_name": "Port", "if_alias": "Description", "Value": "Status"},
             sort_by="Status",
         ),
         10,
@@ -148,8 +148,8 @@ def build() -> g.Dashboard:
         timeseries(
             "Traffic",
             [
-                (f"{IF_IN_BITS}{{{SEL_DEVICE}}}", "{{device}} {{ifName}} in"),
-                (f"-{IF_OUT_BITS}{{{SEL_DEVICE}}}", "{{device}} {{ifName}} out"),
+                (f"{IF_IN_BITS}{{{SEL_DEVICE}}}", "{{device}} {{if_name}} in"),
+                (f"-{IF_OUT_BITS}{{{SEL_DEVICE}}}", "{{device}} {{if_name}} out"),
             ],
             unit="bps",
             description="ifHCInOctets/ifHCOutOctets × 8 per second (5-minute rate); out drawn below zero.",
@@ -163,7 +163,7 @@ def build() -> g.Dashboard:
             [(f"topk(10, {IF_IN_BITS}{{{SEL_DEVICE}}} + {IF_OUT_BITS}{{{SEL_DEVICE}}})", "")],
             unit="bps",
             hide=(*DEVICE_HIDE, "site", "system"),
-            rename={"device": "Device", "ifName": "Port", "ifAlias": "Description", "Value": "In + out"},
+            rename={"device": "Device", "if_name": "Port", "if_alias": "Description", "Value": "In + out"},
             sort_by="In + out",
         ),
         10,
@@ -176,12 +176,12 @@ def build() -> g.Dashboard:
                 (
                     f"rate({_s(s('wardwatch_snmp_if_in_errors_total'))}[{RATE}])"
                     f" + rate({_s(s('wardwatch_snmp_if_out_errors_total'))}[{RATE}])",
-                    "{{device}} {{ifName}} errors",
+                    "{{device}} {{if_name}} errors",
                 ),
                 (
                     f"rate({_s(s('wardwatch_snmp_if_in_discards_total'))}[{RATE}])"
                     f" + rate({_s(s('wardwatch_snmp_if_out_discards_total'))}[{RATE}])",
-                    "{{device}} {{ifName}} discards",
+                    "{{device}} {{if_name}} discards",
                 ),
             ],
             unit="pps",
@@ -194,10 +194,10 @@ def build() -> g.Dashboard:
             "Link utilisation",
             [
                 (
-                    f"max by (device, ifName) (({IF_IN_BITS}{{{SEL_DEVICE}}} >= {IF_OUT_BITS}{{{SEL_DEVICE}}}"
+                    f"max by (device, if_name) (({IF_IN_BITS}{{{SEL_DEVICE}}} >= {IF_OUT_BITS}{{{SEL_DEVICE}}}"
                     f" or {IF_OUT_BITS}{{{SEL_DEVICE}}})"
-                    f" / on (device, ifIndex) ({_s(s('wardwatch_snmp_if_speed_bits_per_second'))} > 0))",
-                    "{{device}} {{ifName}}",
+                    f" / on (device, if_index) ({_s(s('wardwatch_snmp_if_speed_bits_per_second'))} > 0))",
+                    "{{device}} {{if_name}}",
                 )
             ],
             description="The busier direction of each port against its speed (ifHighSpeed).",
@@ -214,10 +214,10 @@ def build() -> g.Dashboard:
         timeseries(
             "CPU",
             [
-                (_s(s("wardwatch_snmp_hr_processor_load_percent")), "{{device}} cpu {{hrDeviceIndex}}"),
+                (_s(s("wardwatch_snmp_hr_processor_load_percent")), "{{device}} cpu {{hr_device_index}}"),
                 (_s(s("wardwatch_snmp_cisco_cpu_5min_percent")), "{{device}} cpu {{cpu}}"),
-                (_s(s("wardwatch_snmp_huawei_entity_cpu_usage_percent")), "{{device}} {{entPhysicalName}}"),
-                (_s(s("wardwatch_snmp_h3c_entity_cpu_usage_percent")), "{{device}} {{entPhysicalName}}"),
+                (_s(s("wardwatch_snmp_huawei_entity_cpu_usage_percent")), "{{device}} {{ent_physical_name}}"),
+                (_s(s("wardwatch_snmp_h3c_entity_cpu_usage_percent")), "{{device}} {{ent_physical_name}}"),
             ],
             unit="percent",
             thresholds=steps((None, GREEN), (80, AMBER), (95, RED)),
@@ -231,12 +231,15 @@ def build() -> g.Dashboard:
             [
                 (
                     f"{_s(s('wardwatch_snmp_entity_sensor_value'))}"
-                    f" and on (device, entPhysicalIndex) {_s(s('wardwatch_snmp_entity_sensor_type'))} == 8",
-                    "{{device}} {{entPhysicalName}}",
+                    f" and on (device, ent_physical_index) {_s(s('wardwatch_snmp_entity_sensor_type'))} == 8",
+                    "{{device}} {{ent_physical_name}}",
                 ),
                 (_s(s("wardwatch_snmp_cisco_temperature_celsius")), "{{device}} {{descr}}"),
-                (_s(s("wardwatch_snmp_huawei_entity_temperature_celsius")), "{{device}} {{entPhysicalName}}"),
-                (_s(s("wardwatch_snmp_h3c_entity_temperature_celsius")), "{{device}} {{entPhysicalName}}"),
+                (
+                    _s(s("wardwatch_snmp_huawei_entity_temperature_celsius")),
+                    "{{device}} {{ent_physical_name}}",
+                ),
+                (_s(s("wardwatch_snmp_h3c_entity_temperature_celsius")), "{{device}} {{ent_physical_name}}"),
             ],
             unit="celsius",
             thresholds=steps((None, GREEN), (60, AMBER), (75, RED)),

@@ -76,11 +76,11 @@ def build() -> g.Dashboard:
     lay.add(
         table(
             "Host storage used (HOST-RESOURCES-MIB)",
-            [(f"{_s(hr_used)} / on (device, hrStorageIndex) ({_s(hr_size)} > 0)", "")],
+            [(f"{_s(hr_used)} / on (device, hr_storage_index) ({_s(hr_size)} > 0)", "")],
             unit="percentunit",
             thresholds=RATIO_USAGE,
-            hide=(*HIDE, "hrStorageIndex"),
-            rename={"device": "Device", "hrStorageDescr": "Storage", "Value": "Used"},
+            hide=(*HIDE, "hr_storage_index"),
+            rename={"device": "Device", "hr_storage_descr": "Storage", "Value": "Used"},
             sort_by="Used",
         ),
         8,

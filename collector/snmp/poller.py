@@ -35,6 +35,8 @@ log = logging.getLogger("wardwatch.snmp")
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 SYS_UPTIME_METRIC = "wardwatch_snmp_sys_uptime_seconds"  # declared by the shipped system profile
 ASSET_LABELS = ("site", "room", "rack", "role", "system")
+# The interfaces profile's row labels (ifName, ifAlias, ifDescr columns) that a link trap's event copies.
+INTERFACE_LABELS = ("if_name", "if_alias", "if_descr")
 # Varbinds asked per GETBULK: rows × columns stays near this so answers fit one UDP datagram.
 VARBINDS_PER_REQUEST = 60
 
@@ -52,9 +54,10 @@ class DeviceStatus:
     rows: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)  # table → index → labels
 
     def interface(self, if_index: str) -> dict[str, str]:
-        """ifIndex → {ifName, ifAlias, ifDescr} from the newest interfaces poll ({} if unknown)."""
+        """ifIndex → {if_name, if_alias, if_descr} from the newest interfaces poll ({} if unknown): the labels
+        the polled interface series carry, so a link trap's alert names the port as the poll's alert does."""
         labels = self.rows.get("ifTable", {}).get(if_index, {})
-        return {k: v for k, v in labels.items() if k in {"ifName", "ifAlias", "ifDescr"}}
+        return {k: v for k, v in labels.items() if k in INTERFACE_LABELS}
 
 
 @dataclass

@@ -11,13 +11,22 @@ no MIB resolution at run time.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from collector.catalog import MetricCatalog, MetricType
 from collector.state import SeriesKey, series_key
@@ -26,7 +35,17 @@ SHIPPED_DIR = Path(__file__).with_name("profiles")
 
 Oid = Annotated[str, StringConstraints(pattern=r"^1(\.(0|[1-9][0-9]*)){2,127}$")]
 MetricName = Annotated[str, StringConstraints(pattern=r"^wardwatch_[a-z0-9_]+$")]
-LabelName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")]
+_SNAKE_CASE = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _snake_case(name: str) -> str:
+    # Prometheus label names are snake_case (promtool check metrics flags camelCase): a MIB's ifName is if_name.
+    if not _SNAKE_CASE.fullmatch(name):
+        raise ValueError(f"label name {name!r} must be snake_case (a-z, 0-9, _): if_name, not ifName")
+    return name
+
+
+LabelName = Annotated[str, AfterValidator(_snake_case)]
 Value = int | str  # what the client hands over: integers (any SNMP number) or text
 
 # ENTITY-SENSOR-MIB entPhySensorScale: 1 yocto ... 9 units ... 17 yotta, powers of 1000.
@@ -87,7 +106,7 @@ class Table(_Model):
     name: Annotated[str, StringConstraints(min_length=1)]
     # Label names for the row index; one name takes the whole index ("3", or "1.4.2").
     index: list[LabelName] = Field(min_length=1)
-    # Label name → column OID whose text labels every row (ifName, ifAlias, hrStorageDescr...).
+    # Label name → column OID whose text labels every row (if_name ← ifName, hr_storage_descr ← hrStorageDescr...).
     lookups: dict[LabelName, Oid] = {}
     columns: list[Column] = Field(min_length=1)
 

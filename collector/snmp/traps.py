@@ -1,10 +1,11 @@
 """The SNMP trap receiver: v2c traps, v3 (USM) traps and informs, on UDP (127.0.0.1:1162 by default).
 
 Each notification becomes an ``Event`` on the ``EventBus``: standard ones (coldStart, warmStart,
-linkDown, linkUp, authenticationFailure) by name, with the interface identified (ifIndex → ifName and
-ifAlias from the newest poll); anything else as ``snmp.trap`` with its trap OID and varbinds kept. The
-sending device is found from the inventory by source address (or snmpTrapAddress.0 when relayed),
-narrowed by community or v3 user. A trap also triggers an immediate re-poll of its device: state
+linkDown, linkUp, authenticationFailure) by name, with the interface identified (``if_index`` from the
+trap's ifIndex varbind; ``if_name``, ``if_alias``, ``if_descr`` from the newest poll, the labels the polled
+series carry); anything else as ``snmp.trap`` with its trap OID and varbinds kept. The sending device is
+found from the inventory by source address (or snmpTrapAddress.0 when relayed), narrowed by community or
+v3 user. A trap also triggers an immediate re-poll of its device: state
 (and recovery) comes from the poll, not from a lost-able UDP packet alone.
 
 Datagrams are screened before pysnmp sees them: oversized ones and anything that is not a single BER
@@ -216,10 +217,10 @@ class TrapReceiver:
         if name in {"linkDown", "linkUp"}:
             for oid, v in values.items():
                 if oid.startswith(IF_INDEX_PREFIX):
-                    labels["ifIndex"] = str(v if v is not None else oid[len(IF_INDEX_PREFIX) :])
+                    labels["if_index"] = str(v if v is not None else oid[len(IF_INDEX_PREFIX) :])
                     break
-            if "ifIndex" in labels and device is not None:
-                labels.update(self._interfaces(device.name, labels["ifIndex"]))
+            if "if_index" in labels and device is not None:
+                labels.update(self._interfaces(device.name, labels["if_index"]))
         device_name = device.name if device is not None else ""
         event = Event(
             kind=f"snmp.{name}",

@@ -1,5 +1,5 @@
 """A real ``snmptrap`` linkDown to the collector's trap port opens one incident through the default rules, and
-the matching linkUp resolves it. The device is a real snmpd (polled, so the trap's ifIndex gets its ifName)."""
+the matching linkUp resolves it. The device is a real snmpd (polled, so the trap's if_index gets its if_name)."""
 
 from __future__ import annotations
 
@@ -99,8 +99,8 @@ async def test_a_real_linkdown_trap_opens_one_incident_and_linkup_resolves_it(
         Category.NETWORK_OUTAGE,
         Status.OPEN,
     )
-    assert inc.labels["device"] == "access-sw-3" and inc.labels["ifIndex"] == "1"
-    assert inc.labels["room"] == "outpatient-1F-IDF" and inc.labels["ifName"]  # looked up from the poll
+    assert inc.labels["device"] == "access-sw-3" and inc.labels["if_index"] == "1"
+    assert inc.labels["room"] == "outpatient-1F-IDF" and inc.labels["if_name"]  # looked up from the poll
     assert inc.assets == ("access-sw-3",)
     await snmptrap(trap_port, LINK_DOWN, 1)  # the switch repeats itself: the same incident
 

@@ -434,10 +434,10 @@ def test_all_condition_interface_oper_down_while_admin_up(oper: float, admin: fl
         dev,
         T0,
         {
-            key("wardwatch_snmp_if_oper_status", ifIndex="3", ifName="Gi0/3"): oper,
-            key("wardwatch_snmp_if_admin_status", ifIndex="3", ifName="Gi0/3"): admin,
-            key("wardwatch_snmp_if_oper_status", ifIndex="4", ifName="Gi0/4"): 1.0,
-            key("wardwatch_snmp_if_admin_status", ifIndex="4", ifName="Gi0/4"): 1.0,
+            key("wardwatch_snmp_if_oper_status", if_index="3", if_name="Gi0/3"): oper,
+            key("wardwatch_snmp_if_admin_status", if_index="3", if_name="Gi0/3"): admin,
+            key("wardwatch_snmp_if_oper_status", if_index="4", if_name="Gi0/4"): 1.0,
+            key("wardwatch_snmp_if_admin_status", if_index="4", if_name="Gi0/4"): 1.0,
         },
     )
     r = rule(
@@ -450,7 +450,7 @@ def test_all_condition_interface_oper_down_while_admin_up(oper: float, admin: fl
         }
     )
     transitions, _ = evaluate([r], state, T0, {})
-    assert [(t.labels["ifName"], t.labels["device"]) for t in transitions] == (
+    assert [(t.labels["if_name"], t.labels["device"]) for t in transitions] == (
         [("Gi0/3", "core-sw-01")] if fires else []
     )
 
@@ -489,7 +489,7 @@ def test_counter_rate_counts_a_reset_as_a_restart_from_zero() -> None:
 def test_rate_rule_fires_on_interface_errors_and_does_not_go_negative_on_reset() -> None:
     state = State()
     dev = add_source(state, "core-sw-01", kind=SourceKind.SNMP, interval=60)
-    err = key("wardwatch_snmp_if_in_errors_total", ifIndex="3")
+    err = key("wardwatch_snmp_if_in_errors_total", if_index="3")
     r = rule(
         {"type": "rate", "metric": err[0], "window": "5m", "op": ">", "value": 1.0},
     )
@@ -553,7 +553,7 @@ def link_rule(**over: Any) -> RuleConfig:
         "type": "event",
         "event": "linkDown",
         "clear_event": "linkUp",
-        "key": ["ifIndex"],
+        "key": ["if_index"],
         "timeout": "1h",
     }
     cond.update(over)
@@ -565,17 +565,17 @@ def test_event_opens_at_once_and_a_matching_clear_event_resolves() -> None:
     add_source(state, "core-sw-01", kind=SourceKind.SNMP, labels={"site": "main"})
     run = Run([link_rule()], state)
     t = T0.timestamp()
-    down = Ev("linkDown", "core-sw-01", {"ifIndex": "3", "ifDescr": "Gi0/3"}, t)
+    down = Ev("linkDown", "core-sw-01", {"if_index": "3", "if_descr": "Gi0/3"}, t)
     assert run.at(T0, events=[down]) == [(TransitionKind.FIRING, 1.0)]
     (st,) = run.states.values()
-    assert dict(st.labels) == {"site": "main", "device": "core-sw-01", "ifIndex": "3"}
+    assert dict(st.labels) == {"site": "main", "device": "core-sw-01", "if_index": "3"}
     assert st.source == ("snmp", "core-sw-01")
     # another port's linkUp does not clear it; a repeat counts
-    other_up = Ev("linkUp", "core-sw-01", {"ifIndex": "4"}, t + 1)
-    again = Ev("linkDown", "core-sw-01", {"ifIndex": "3"}, t + 2)
+    other_up = Ev("linkUp", "core-sw-01", {"if_index": "4"}, t + 1)
+    again = Ev("linkDown", "core-sw-01", {"if_index": "3"}, t + 2)
     assert run.at(T0 + timedelta(seconds=2), events=[other_up, again]) == []
     assert [s.value for s in run.states.values()] == [2.0]
-    up = Ev("linkUp", "core-sw-01", {"ifIndex": "3"}, t + 5)
+    up = Ev("linkUp", "core-sw-01", {"if_index": "3"}, t + 5)
     assert run.at(T0 + timedelta(seconds=5), events=[up]) == [(TransitionKind.RESOLVED, 2.0)]
     assert run.states == {}
 
@@ -584,7 +584,7 @@ def test_event_resolves_after_timeout_without_a_new_event() -> None:
     state = State()
     run = Run([link_rule()], state)
     t = T0.timestamp()
-    run.at(T0, events=[Ev("linkDown", "", {"ifIndex": "1", "address": "10.0.0.9"}, t)])
+    run.at(T0, events=[Ev("linkDown", "", {"if_index": "1", "address": "10.0.0.9"}, t)])
     (st,) = run.states.values()
     assert st.labels["device"] == "10.0.0.9" and st.source is None  # an unknown device
     assert run.at(T0 + timedelta(minutes=59)) == []
@@ -593,9 +593,9 @@ def test_event_resolves_after_timeout_without_a_new_event() -> None:
 
 def test_event_match_filters_on_event_labels() -> None:
     state = State()
-    run = Run([link_rule(match={"ifDescr": "Gi.*"})], state)
+    run = Run([link_rule(match={"if_descr": "Gi.*"})], state)
     t = T0.timestamp()
-    assert run.at(T0, events=[Ev("linkDown", "sw", {"ifIndex": "1", "ifDescr": "Vlan1"}, t)]) == []
-    assert run.at(T0, events=[Ev("linkDown", "sw", {"ifIndex": "2", "ifDescr": "Gi0/2"}, t)]) == [
+    assert run.at(T0, events=[Ev("linkDown", "sw", {"if_index": "1", "if_descr": "Vlan1"}, t)]) == []
+    assert run.at(T0, events=[Ev("linkDown", "sw", {"if_index": "2", "if_descr": "Gi0/2"}, t)]) == [
         (TransitionKind.FIRING, 1.0)
     ]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import string
 from pathlib import Path
 
 import pytest
 import yaml
 
-from alerting.rule_config import EventCondition, load_rules_dir, metrics_of
+from alerting.rule_config import AllCondition, EventCondition, RuleConfig, load_rules_dir, metrics_of
 from collector.cli import main
 from collector.host_metrics import AGENT_CLOCK_SKEW, HOST_METRICS
+from collector.snmp.poller import ASSET_LABELS, INTERFACE_LABELS
+from collector.snmp.profiles import load_profiles
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_RULES = REPO / "deploy" / "rules"
@@ -34,6 +37,64 @@ def test_every_default_rule_reads_a_metric_the_catalog_or_the_snmp_profiles_decl
     assert "wardwatch_snmp_if_oper_status" in known  # the profiles were read
     rules = load_rules_dir(DEFAULT_RULES)
     unknown = {(r.name, m) for r in rules.rules for m in metrics_of(r) if m not in known}
+    assert unknown == set()
+
+
+def snmp_labels() -> set[str]:
+    """Every label an SNMP series or trap event can carry: the device and its asset labels, the profiles' row
+    index, lookup, constant and info labels, and what the trap receiver adds."""
+    names = {"device", *ASSET_LABELS, "address", "trap_oid", "if_index", *INTERFACE_LABELS}
+    for profile in load_profiles().values():
+        for table in profile.tables:
+            names.update(table.index, table.lookups)
+        for column in profile.columns():
+            names.update(column.labels)
+            if column.label:
+                names.add(column.label)
+    return names
+
+
+def labels_named_by(rule: RuleConfig) -> set[str]:
+    """Labels a rule refers to: ``{label}`` in its summary and description, match keys, event keys, same_incident."""
+    names = {
+        field.split(".")[0].split("[")[0]
+        for text in (rule.summary, rule.description)
+        for _, field, _, _ in string.Formatter().parse(text)
+        if field
+    } - {"value"}
+    c = rule.condition
+    for cond in c.conditions if isinstance(c, AllCondition) else [c]:
+        names.update(getattr(cond, "match", {}))
+    if isinstance(c, EventCondition):
+        names.update(c.key)
+    if rule.same_incident is not None:
+        names.update(rule.same_incident.by)
+    return names
+
+
+def test_every_label_a_default_snmp_rule_names_is_one_snmp_series_or_traps_carry() -> None:
+    """A label renamed in the profiles (if_name, hr_storage_descr...) but not in a rule would render empty in the
+    incident's title, or never match: caught here."""
+    known = snmp_labels()
+    assert {
+        "if_index",
+        "if_name",
+        "if_alias",
+        "hr_storage_descr",
+        "pool_name",
+    } <= known  # the profiles were read
+    rules = load_rules_dir(DEFAULT_RULES)
+    snmp_rules = [
+        r
+        for r in rules.rules
+        if r.select.kind == "snmp"
+        or isinstance(r.condition, EventCondition)
+        or any(m.startswith("wardwatch_snmp_") for m in metrics_of(r))
+    ]
+    assert {"InterfaceDown", "LinkDownTrap", "SnmpHostStorageAlmostFull", "UpsLowRuntime"} <= {
+        r.name for r in snmp_rules
+    }
+    unknown = {(r.name, label) for r in snmp_rules for label in labels_named_by(r) - known - set(r.labels)}
     assert unknown == set()
 
 

@@ -413,10 +413,10 @@ async def test_a_port_s_trap_and_its_poll_make_one_incident_that_pages(store: In
     escalation = EscalationLoop(
         store, OnCallSource(repo / "rosters"), clock=clock, registry=CollectorRegistry()
     )
-    port = {"ifIndex": "3", "ifName": "GE0/0/3", "ifAlias": "to PACS"}
+    port = {"if_index": "3", "if_name": "GE0/0/3", "if_alias": "to PACS"}
 
     runner.on_event(
-        Ev("snmp.linkDown", "core-sw-01", {"ifIndex": "3", "ifName": "GE0/0/3"}, clock.now().timestamp())
+        Ev("snmp.linkDown", "core-sw-01", {"if_index": "3", "if_name": "GE0/0/3"}, clock.now().timestamp())
     )
     await runner.run_once()
     (trap,) = await store.list()
@@ -439,7 +439,7 @@ async def test_a_port_s_trap_and_its_poll_make_one_incident_that_pages(store: In
     assert await store.outbox(incident_id=trap.id) != []
 
     runner.on_event(
-        Ev("snmp.linkUp", "core-sw-01", {"ifIndex": "3", "ifName": "GE0/0/3"}, clock.now().timestamp())
+        Ev("snmp.linkUp", "core-sw-01", {"if_index": "3", "if_name": "GE0/0/3"}, clock.now().timestamp())
     )
     up = {
         key("wardwatch_snmp_if_oper_status", **port): 1.0,

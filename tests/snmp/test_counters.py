@@ -53,7 +53,7 @@ def test_rate_needs_two_points() -> None:
 def test_window_rate_reads_the_state_and_sees_the_restart() -> None:
     state = State()
     src = state.upsert_source(SourceKind.SNMP, "sw", labels={}, interval_seconds=60)
-    key = series_key("wardwatch_snmp_if_in_octets_total", ifIndex="1")
+    key = series_key("wardwatch_snmp_if_in_octets_total", if_index="1")
     uptime = series_key("wardwatch_snmp_sys_uptime_seconds")
     for t, octets, up in [(0.0, 1_000_000.0, 500.0), (60.0, 1_600_000.0, 560.0), (120.0, 6_000.0, 20.0)]:
         state.record(src, Snapshot(t, t, samples={key: octets, uptime: up}))

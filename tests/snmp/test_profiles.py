@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -59,8 +60,8 @@ def test_translate_scales_multiplies_and_labels_rows() -> None:
             "tables": [
                 {
                     "name": "hr",
-                    "index": ["hrStorageIndex"],
-                    "lookups": {"hrStorageDescr": "1.3.6.1.2.1.25.2.3.1.3"},
+                    "index": ["hr_storage_index"],
+                    "lookups": {"hr_storage_descr": "1.3.6.1.2.1.25.2.3.1.3"},
                     "columns": [
                         {
                             "oid": "1.3.6.1.2.1.25.2.3.1.5",
@@ -106,9 +107,13 @@ def test_translate_scales_multiplies_and_labels_rows() -> None:
     )
     assert out.samples[series_key("wardwatch_t_system_info", sys_name="sw1", sys_location="B1")] == 1.0
     assert out.samples[series_key("wardwatch_t_volts")] == pytest.approx(409.6)
-    assert out.samples[series_key("wardwatch_t_size_bytes", hrStorageIndex="1", hrStorageDescr="/")] == 409600
     assert (
-        out.samples[series_key("wardwatch_t_size_bytes", hrStorageIndex="2", hrStorageDescr="swap")] == 7168
+        out.samples[series_key("wardwatch_t_size_bytes", hr_storage_index="1", hr_storage_descr="/")]
+        == 409600
+    )
+    assert (
+        out.samples[series_key("wardwatch_t_size_bytes", hr_storage_index="2", hr_storage_descr="swap")]
+        == 7168
     )
     assert out.samples[series_key("wardwatch_t_fan", slot="1", fan="2")] == 2
     assert not any(k[0] == "wardwatch_t_celsius" for k in out.samples), "sentinels must not become readings"
@@ -129,7 +134,7 @@ def test_entity_sensor_scale_and_precision() -> None:
         },
     )
     value = {
-        dict(k[1])["entPhysicalName"]: v
+        dict(k[1])["ent_physical_name"]: v
         for k, v in out.samples.items()
         if k[0] == "wardwatch_snmp_entity_sensor_value"
     }
@@ -159,6 +164,49 @@ def test_profile_errors_name_the_field(tmp_path: Path, column: dict, message: st
         load_profile(path)
     assert str(path) in str(err.value)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "where"),
+    [
+        ({"index": ["ifIndex"]}, "tables.0.index.0"),
+        ({"index": ["if_index"], "lookups": {"ifName": "1.3.6.1.2.1.31.1.1.1.1"}}, "tables.0.lookups.ifName"),
+        (
+            {"index": ["i"], "columns": [{"oid": "1.3.6.1.2", "metric": "wardwatch_x", "type": "gauge", "labels": {"castType": "u"}}]},
+            "tables.0.columns.0.labels.castType",
+        ),
+        (
+            {"index": ["i"], "columns": [{"oid": "1.3.6.1.2", "metric": "wardwatch_x_info", "type": "info", "label": "sysName"}]},
+            "tables.0.columns.0.label",
+        ),
+    ],
+)  # fmt: skip
+def test_label_names_must_be_snake_case(table: dict, where: str) -> None:
+    """Prometheus label names are snake_case (promtool check metrics flags camelCase): a MIB name is not one."""
+    raw = {
+        "name": "t",
+        "index": ["i"],
+        "columns": [{"oid": "1.3.6.1.2", "metric": "wardwatch_x", "type": "gauge"}],
+    }
+    with pytest.raises(ProfileError) as err:
+        parse_profile({"name": "bad", "tables": [raw | table]}, "bad.yaml")
+    assert where in str(err.value) and "must be snake_case" in str(err.value)
+
+
+def test_docs_list_every_shipped_profiles_row_labels() -> None:
+    """docs/snmp.md's table of row labels is what the profiles produce (rules and dashboards are written from it)."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "snmp.md").read_text(encoding="utf-8")
+    section = doc.split("The shipped profiles' row labels:", 1)[1].split("\n\n", 2)[1]
+    documented = {}
+    for line in section.splitlines()[2:]:
+        name, labels = line.strip("|").split("|")
+        documented[name.strip(" `")] = set(re.findall(r"`([a-z_]+)`", labels))
+    produced = {
+        p.name: {n for t in p.tables for n in (*t.index, *t.lookups)}
+        for p in load_profiles().values()
+        if p.tables
+    }
+    assert documented == produced
 
 
 def test_user_profiles_override_shipped_ones(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ async def test_core_switch_has_49_labelled_interfaces(simulator: Simulator, clie
     result = await poll_once(client, make_target(device, SnmpSettings()), [PROFILES["interfaces"]])
     rows = result.rows["ifTable"]
     assert len(rows) == 49
-    assert rows["2"]["ifName"] == "GE1/0/1" and rows["2"]["ifAlias"].startswith("to ")
+    assert rows["2"]["if_name"] == "GE1/0/1" and rows["2"]["if_alias"].startswith("to ")
     oper = [v for (name, _), v in result.samples.items() if name == "wardwatch_snmp_if_oper_status"]
     assert len(oper) == 49 and set(oper) <= {1.0, 2.0}
 

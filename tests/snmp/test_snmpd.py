@@ -47,14 +47,14 @@ async def test_v2c_poll_reads_system_interfaces_and_host_resources(snmpd: Snmpd,
     assert result.info["sys_contact"] == "duty desk"
     assert result.sys_uptime_seconds is not None and result.sys_uptime_seconds >= 0
     lo = result.rows["ifTable"]["1"]
-    assert lo["ifName"] == "lo" and lo["ifDescr"] == "lo"
+    assert lo["if_name"] == "lo" and lo["if_descr"] == "lo"
     assert (
-        result.samples[series_key("wardwatch_snmp_if_oper_status", ifIndex="1", ifName="lo", ifDescr="lo")]
+        result.samples[series_key("wardwatch_snmp_if_oper_status", if_index="1", if_name="lo", if_descr="lo")]
         == 1
     )
     assert any(k[0] == "wardwatch_snmp_if_in_octets_total" for k in result.samples)
     storage = {
-        dict(k[1]).get("hrStorageDescr"): v
+        dict(k[1]).get("hr_storage_descr"): v
         for k, v in result.samples.items()
         if k[0] == "wardwatch_snmp_hr_storage_size_bytes"
     }

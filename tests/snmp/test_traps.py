@@ -155,7 +155,7 @@ async def test_v2c_link_down_names_device_and_interface_and_repolls(world: World
     event = await world.next_event()
     assert event.kind == "snmp.linkDown"
     assert event.source_kind == "snmp" and event.source_name == "lab-v2c"
-    assert event.labels["ifIndex"] == "1" and event.labels["ifName"] == "lo"
+    assert event.labels["if_index"] == "1" and event.labels["if_name"] == "lo"
     assert event.severity is Severity.WARNING
     assert ("1.3.6.1.2.1.2.2.1.8.1", "2") in event.varbinds
     assert world.retriggered == ["lab-v2c"]
@@ -183,7 +183,7 @@ async def test_v3_trap_and_inform_arrive_from_the_v3_device(world: World) -> Non
         "1",
     )
     event = await world.next_event()
-    assert (event.kind, event.source_name, event.labels.get("ifName")) == ("snmp.linkUp", "lab-v3", "lo")
+    assert (event.kind, event.source_name, event.labels.get("if_name")) == ("snmp.linkUp", "lab-v3", "lo")
     await _run(
         "snmpinform", *_v3_args(), "-t", "2", "-r", "1", f"127.0.0.1:{port}", "", "1.3.6.1.6.3.1.1.5.1"
     )

@@ -196,11 +196,11 @@ def build() -> g.Dashboard:
                 (
                     f"max by (device, if_name) (({IF_IN_BITS}{{{SEL_DEVICE}}} >= {IF_OUT_BITS}{{{SEL_DEVICE}}}"
                     f" or {IF_OUT_BITS}{{{SEL_DEVICE}}})"
-                    f" / on (device, if_index) ({_s(s('wardwatch_snmp_if_speed_bits_per_second'))} > 0))",
+                    f" / on (device, if_index) ({_s(s('wardwatch_snmp_if_speed_bytes_per_second'))} * 8 > 0))",
                     "{{device}} {{if_name}}",
                 )
             ],
-            description="The busier direction of each port against its speed (ifHighSpeed).",
+            description="The busier direction of each port (bits/s) against its speed (ifHighSpeed, bytes/s × 8).",
             unit="percentunit",
             thresholds=steps((None, GREEN), (0.7, AMBER), (0.9, RED)),
             lo=0,

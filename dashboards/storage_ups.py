@@ -140,7 +140,7 @@ def build() -> g.Dashboard:
     lay.add(
         stat(
             "Runtime left",
-            [(f"{_s(s('wardwatch_snmp_ups_battery_minutes_remaining'))} * 60", "{{device}}")],
+            [(_s(s("wardwatch_snmp_ups_battery_runtime_seconds")), "{{device}}")],
             unit="s",
             thresholds=steps((None, RED), (600, AMBER), (1800, GREEN)),
         ),

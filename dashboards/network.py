@@ -196,7 +196,7 @@ def build() -> g.Dashboard:
                 (
                     f"max by (device, if_name) (({IF_IN_BITS}{{{SEL_DEVICE}}} >= {IF_OUT_BITS}{{{SEL_DEVICE}}}"
                     f" or {IF_OUT_BITS}{{{SEL_DEVICE}}})"
-                    f" / on (device, if_index) ({_s(s('wardwatch_snmp_if_speed_bytes_per_second'))} * 8 > 0))",
+                    f" / on (device, if_index) group_left() ({_s(s('wardwatch_snmp_if_speed_bytes_per_second'))} * 8 > 0))",
                     "{{device}} {{if_name}}",
                 )
             ],

@@ -52,7 +52,7 @@ def build() -> g.Dashboard:
     lay.add(
         table(
             "Storage pools used",
-            [(f"{_s(pool_used)} / on (device, pool) ({_s(pool_total)} > 0)", "")],
+            [(f"{_s(pool_used)} / on (device, pool) group_left() ({_s(pool_total)} > 0)", "")],
             unit="percentunit",
             thresholds=RATIO_USAGE,
             hide=(*HIDE, "pool"),
@@ -76,7 +76,7 @@ def build() -> g.Dashboard:
     lay.add(
         table(
             "Host storage used (HOST-RESOURCES-MIB)",
-            [(f"{_s(hr_used)} / on (device, hr_storage_index) ({_s(hr_size)} > 0)", "")],
+            [(f"{_s(hr_used)} / on (device, hr_storage_index) group_left() ({_s(hr_size)} > 0)", "")],
             unit="percentunit",
             thresholds=RATIO_USAGE,
             hide=(*HIDE, "hr_storage_index"),

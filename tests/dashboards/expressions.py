@@ -23,6 +23,8 @@ SUBSTITUTIONS = {
     "$__range": "1h",
 }
 METRIC_NAME = re.compile(r"\b(wardwatch_[a-z0-9_]+|wardwatch:[a-z0-9_:]+)")
+LEGEND_LABEL = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+LABEL_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 LABEL_VALUES = re.compile(
     r"^label_values\((?P<metric>[a-zA-Z_:][a-zA-Z0-9_:]*)(?P<sel>\{.*\})?,\s*(?P<label>\w+)\)$"
 )
@@ -32,6 +34,8 @@ LABEL_VALUES = re.compile(
 class Query:
     where: str  # "wardwatch-hosts / CPU busy / A", "rule wardwatch:host_trouble", "variable site"
     expr: str
+    # Label names the panel shows from this query's series: {{label}} in its legend, the table's renamed columns.
+    shows: tuple[str, ...] = ()
 
     def promql(self) -> str:
         out = self.expr
@@ -56,9 +60,19 @@ def panel_queries() -> list[Query]:
     out = []
     for dash in dashboards().values():
         for p in panels(dash):
+            columns = _renamed_labels(p)
             for t in p.get("targets", []):
-                out.append(Query(f"{dash['uid']} / {p['title']} / {t['refId']}", t["expr"]))
+                shows = tuple(LEGEND_LABEL.findall(t.get("legendFormat", ""))) + columns
+                out.append(Query(f"{dash['uid']} / {p['title']} / {t['refId']}", t["expr"], shows))
     return out
+
+
+def _renamed_labels(panel: dict) -> tuple[str, ...]:
+    """A table's columns renamed for display that are label names (not Grafana's Value, Time, Value #A...)."""
+    for t in panel.get("transformations", []):
+        if t["id"] == "organize":
+            return tuple(k for k in t["options"].get("renameByName", {}) if LABEL_NAME.fullmatch(k))
+    return ()
 
 
 def variable_queries() -> list[tuple[str, str, str, str]]:

@@ -87,6 +87,21 @@ def test_every_panel_query_parses_and_returns_data(prom: Prometheus):
     assert not problems, "\n".join(problems)
 
 
+def test_every_label_a_legend_or_table_column_shows_is_in_its_query_results(prom: Prometheus):
+    """A legend's {{if_name}} or a table's renamed column names a label some returned series carries: a label
+    renamed in the profiles but not in a panel would show blank, not fail."""
+    _settled(prom)
+    problems = []
+    for q in panel_queries():
+        if not q.shows or q.where in PENDING:
+            continue
+        series = prom.query(q.promql())
+        for label in q.shows:
+            if not any(s["metric"].get(label) for s in series):
+                problems.append(f"{q.where}: no series has {label!r} ({q.promql()!r})")
+    assert not problems, "\n".join(problems)
+
+
 def test_every_recording_rule_parses_and_returns_data(prom: Prometheus):
     _settled(prom)
     problems = _check(prom, rule_queries())

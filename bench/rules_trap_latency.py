@@ -58,7 +58,8 @@ def record_trap(trap_oid: str) -> bytes:
 
 def link_down_rule_file(directory: Path) -> None:
     network = yaml.safe_load((REPO / "deploy" / "rules" / "network.yaml").read_text())
-    rules = [r for r in network["rules"] if r["name"] == "LinkDownTrap"]
+    # LinkDownTrap names InterfaceDown in same_incident, so both go in (InterfaceDown never fires: nothing is polled)
+    rules = [r for r in network["rules"] if r["name"] in ("LinkDownTrap", "InterfaceDown")]
     (directory / "traps.yaml").write_text(yaml.safe_dump({"plans": network["plans"], "rules": rules}))
 
 

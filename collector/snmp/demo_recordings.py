@@ -2,7 +2,9 @@
 
 ``python -m collector.snmp.demo_recordings`` regenerates them. The values are realistic (a Huawei
 48-port core switch, an H3C access switch, a Cisco distribution switch, a Huawei OceanStor array, a
-UPS) and deterministic. The OIDs here are typed from the reference (oids.md, the MIBs) on purpose,
+UPS) and deterministic, with a few faults for the demo to find: one enabled port without a link (the access
+switch's GE1/0/12, "to ward 5 nurse station PC"; every other enabled port is up), a failed disk in the array, a
+failed power supply in the access switch. The OIDs here are typed from the reference (oids.md, the MIBs) on purpose,
 separately from the profiles: the profile tests poll these recordings, so an OID mistyped in a
 profile shows up as a missing metric instead of being copied into its own test data.
 
@@ -31,6 +33,11 @@ UPS = "1.3.6.1.2.1.33.1"
 
 Record = dict[str, tuple[int | str, object]]
 
+# The one port that is down in the demo, on the access switch: enabled (admin up) without a link. Every other
+# enabled port of every device is up, so `make run` opens one "interface down" incident, not one per random port.
+NURSE_STATION_PORT = 12  # GE1/0/12, ifIndex 12
+NURSE_STATION_ALIAS = "to ward 5 nurse station PC"
+
 
 def _system(rec: Record, descr: str, object_id: str, name: str, location: str, uptime_ticks: int) -> None:
     rec[f"{SYSTEM}.1.0"] = (4, descr)
@@ -41,12 +48,20 @@ def _system(rec: Record, descr: str, object_id: str, name: str, location: str, u
     rec[f"{SYSTEM}.6.0"] = (4, location)
 
 
-def _interfaces(rec: Record, rnd: random.Random, ports: list[tuple[str, str, int, str]]) -> None:
-    """ports: (ifName, ifDescr, speed Mb/s, ifAlias)."""
+def _interfaces(
+    rec: Record,
+    rnd: random.Random,
+    ports: list[tuple[str, str, int, str]],
+    down: frozenset[str] = frozenset(),
+) -> None:
+    """ports: (ifName, ifDescr, speed Mb/s, ifAlias). Ports whose alias starts "unused" are administratively
+    down; of the others, those named in ``down`` (ifName) have no link, every other one is up."""
     rec["1.3.6.1.2.1.2.1.0"] = (2, len(ports))
+    if not down <= {name for name, *_ in ports}:
+        raise ValueError(f"no such port: {sorted(down - {name for name, *_ in ports})}")
     for i, (name, descr, speed, alias) in enumerate(ports, start=1):
         admin_up = not alias.startswith("unused")
-        oper = 1 if admin_up and rnd.random() > 0.15 else 2
+        oper = 1 if admin_up and name not in down else 2
         busy = oper == 1
         rec[f"{IF_TABLE}.1.{i}"] = (2, i)
         rec[f"{IF_TABLE}.2.{i}"] = (4, descr)
@@ -160,10 +175,17 @@ def access_switch() -> Record:
         (f"GE1/0/{p}", f"GigabitEthernet1/0/{p}", 1000, f"5F bed {p} terminal" if p <= 20 else f"unused {p}")
         for p in range(1, 25)
     ]
+    ports[NURSE_STATION_PORT - 1] = (
+        f"GE1/0/{NURSE_STATION_PORT}",
+        f"GigabitEthernet1/0/{NURSE_STATION_PORT}",
+        1000,
+        NURSE_STATION_ALIAS,
+    )
     ports += [
         (f"XGE1/0/{p}", f"Ten-GigabitEthernet1/0/{p}", 10_000, "uplink to HOSP-CORE-SW01") for p in (25, 26)
     ]
-    _interfaces(rec, rnd, ports)
+    # The demo's one port down (its InterfaceDown incident, a minute after start): enabled, no link.
+    _interfaces(rec, rnd, ports, down=frozenset({f"GE1/0/{NURSE_STATION_PORT}"}))
     entities = [(2, 3, "Chassis 1"), (3, 9, "Board 1"), (4, 7, "Fan 1"), (5, 6, "PSU 1"), (6, 6, "PSU 2")]
     _entities(rec, entities)
     for index, cls, _ in entities:

@@ -103,6 +103,47 @@ async def test_core_switch_has_49_labelled_interfaces(simulator: Simulator, clie
     assert len(oper) == 49 and set(oper) <= {1.0, 2.0}
 
 
+async def test_the_demo_switches_have_exactly_one_enabled_port_down(
+    simulator: Simulator, client: SnmpClient
+) -> None:
+    """What the shipped InterfaceDown rule fires on (oper down while admin up): one port, on the access switch,
+    named so a new user running the demo knows what it is. Every other enabled port is up, and ports an
+    administrator disabled are down and not counted."""
+    enabled_down, disabled = [], 0
+    for community in ("core-switch", "access-switch", "dist-switch"):
+        device = parse_inventory(
+            {
+                "devices": [
+                    {
+                        "name": community,
+                        "address": "127.0.0.1",
+                        "port": simulator.port,
+                        "community": community,
+                    }
+                ]
+            },
+            "t",
+        ).devices[0]
+        result = await poll_once(client, make_target(device, SnmpSettings()), [PROFILES["interfaces"]])
+        status = {
+            (name, labels): v
+            for (name, labels), v in result.samples.items()
+            if name in ("wardwatch_snmp_if_oper_status", "wardwatch_snmp_if_admin_status")
+        }
+        for (name, labels), oper in status.items():
+            if name != "wardwatch_snmp_if_oper_status":
+                continue
+            admin = status[("wardwatch_snmp_if_admin_status", labels)]
+            if admin == 2:
+                disabled += 1
+                assert oper == 2
+            elif oper != 1:
+                row = dict(labels)
+                enabled_down.append((community, row["if_index"], row["if_name"], row["if_alias"]))
+    assert enabled_down == [("access-switch", "12", "GE1/0/12", "to ward 5 nurse station PC")]
+    assert disabled == 8 + 4  # the core switch's and the access switch's unused ports
+
+
 async def test_devices_polled_together_and_a_dead_one_delays_no_other(
     simulator: Simulator, client: SnmpClient, blackhole: int
 ) -> None:

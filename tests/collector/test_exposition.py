@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 from pathlib import Path
 
@@ -13,9 +14,13 @@ from alerting.clock import SystemClock
 from collector import keys
 from collector.app import create_app
 from collector.catalog import MetricType
+from collector.snmp.profiles import load_profiles
 from collector.snmp.simulator import free_udp_port, start_simulator
 from collector.state import Snapshot, SourceKind, series_key
 from tests.collector.conftest import auth, gz, make_settings, report_dict
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_INVENTORY = REPO / "deploy" / "examples" / "inventory.yaml"
 
 
 async def scrape(client) -> dict[str, list]:
@@ -81,8 +86,9 @@ def promtool_check_metrics(text: str) -> None:
     proc = subprocess.run(
         ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
     )
-    # exit 3 = lint findings, 1 = parse error: both fail, and the findings are shown
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # exit 3 = lint findings, 1 = parse error: both fail, and the findings are shown; success says nothing
+    findings = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and findings == "", findings
 
 
 async def test_promtool_check_metrics_finds_nothing(client):
@@ -117,54 +123,71 @@ async def test_an_info_family_is_name_info_in_help_type_and_samples(client, fake
         assert [s.name for s in fams[name].samples] == [name]
 
 
-def _info_inventory(tmp_path: Path, sim_port: int) -> Path:
-    """Simulated devices whose profiles hold info metrics (system, huawei-oceanstor), and one that never
-    answers (wardwatch_snmp_last_error_info). Profiles with MIB-named labels (ifName, hrStorageDescr) or
-    non-base units are left out: promtool's lint would flag those, not the info metrics."""
-    devices = [
-        {"name": "PACS-STOR01", "community": "storage-array", "profiles": ["system", "huawei-oceanstor"]},
-        {"name": "DC-UPS-01", "community": "ups", "profiles": ["system"]},
-        {"name": "ghost", "community": "nobody", "port": free_udp_port(), "timeout_seconds": 0.3},
-    ]
-    for d in devices:
-        d.setdefault("port", sim_port)
-        d.update(address="127.0.0.1", retries=0, labels={"site": "main-campus"})
+def _demo_inventory(tmp_path: Path, sim_port: int) -> tuple[Path, list[str]]:
+    """The demo's inventory (deploy/examples/inventory.yaml: five devices that together use every shipped
+    profile) on the simulator's port, plus a device that never answers (wardwatch_snmp_last_error_info)."""
+    inventory = yaml.safe_load(DEMO_INVENTORY.read_text(encoding="utf-8"))
+    for d in inventory["devices"]:
+        d["port"] = sim_port
+    names = [d["name"] for d in inventory["devices"]]
+    inventory["devices"].append(
+        {"name": "ghost", "address": "127.0.0.1", "community": "nobody", "port": free_udp_port(),
+         "timeout_seconds": 0.3, "retries": 0, "labels": {"site": "main-campus"}}
+    )  # fmt: skip
     path = tmp_path / "inventory.yaml"
-    path.write_text(yaml.safe_dump({"devices": devices}))
-    return path
+    path.write_text(yaml.safe_dump(inventory))
+    return path, names
 
 
-async def test_promtool_accepts_snmp_info_metrics(aiohttp_client, tmp_path: Path):
+async def test_promtool_finds_nothing_with_every_shipped_profile_polled(aiohttp_client, tmp_path: Path):
+    """/metrics as the demo shows it: the simulated devices polled with every shipped profile, the default rules
+    and their incidents, the example roster, an agent. ``promtool check metrics`` must report nothing: no
+    camelCase label (MIB names such as ifName are if_name), no non-base unit (minutes, bits), info series typed
+    as gauges."""
+    inventory = yaml.safe_load(DEMO_INVENTORY.read_text(encoding="utf-8"))
+    assert {
+        p for d in inventory["devices"] for p in d.get("profiles", inventory["defaults"]["profiles"])
+    } == set(load_profiles()), (
+        "every shipped profile must be polled in the demo inventory (and so checked here)"
+    )
     sim = await asyncio.to_thread(start_simulator)
     try:
+        path, devices = _demo_inventory(tmp_path, sim.port)
         settings = make_settings(
-            snmp={
-                "enabled": True,
-                "inventory_file": str(_info_inventory(tmp_path, sim.port)),
-                "trap_port": 0,
-            },
-            alerting={"enabled": False},
+            snmp={"enabled": True, "inventory_file": str(path), "trap_port": 0},
+            alerting={"enabled": True, "rules_dir": str(REPO / "deploy" / "rules")},
+            rosters={"path": str(REPO / "rosters" / "example-hospital.yaml")},
             data_dir=str(tmp_path),
         )
         client = await aiohttp_client(create_app(settings, clock=SystemClock(), registry=CollectorRegistry()))
         await client.post("/api/v1/reports", data=gz(report_dict()), headers=auth())
-        wanted = (
-            'wardwatch_snmp_system_info{device="DC-UPS-01"',
-            'wardwatch_snmp_oceanstor_info{device="PACS-STOR01"',
-            'wardwatch_snmp_last_error_info{device="ghost"',
-        )
+        wanted = [re.compile(rf'^wardwatch_snmp_up{{device="{d}",.*}} 1\.0$', re.M) for d in devices]
+        wanted += [
+            re.compile('^wardwatch_snmp_last_error_info{device="ghost",', re.M),
+            re.compile(
+                "^wardwatch_incident_open_info{", re.M
+            ),  # the default rules opened incidents (failed disk)
+        ]
         text = ""
-        for _ in range(100):  # the first polls run at start-up; the ghost fails after its 0.3 s timeout
+        for _ in range(150):  # the first polls run at start-up; the ghost fails after its 0.3 s timeout
             text = await (await client.get("/metrics")).text()
-            if all(w in text for w in wanted):
+            if all(w.search(text) for w in wanted):
                 break
             await asyncio.sleep(0.1)
-        assert all(w in text for w in wanted), text[-3000:]
+        assert [w.pattern for w in wanted if not w.search(text)] == [], text[-3000:]
     finally:
         await asyncio.to_thread(sim.stop)
 
     promtool_check_metrics(text)
     fams = {f.name: f for f in text_string_to_metric_families(text)}
+    produced = {name.removesuffix("_total") for name in fams} | set(fams)
+    declared = {c.metric for p in load_profiles().values() for c in p.columns()}
+    assert {m.removesuffix("_total") for m in declared} - produced == set()  # every profile's every metric
     for name in ("wardwatch_snmp_system_info", "wardwatch_snmp_oceanstor_info", "wardwatch_agent_info"):
         assert fams[name].type == "gauge"
         assert {s.name for s in fams[name].samples} == {name}
+    (runtime,) = fams["wardwatch_snmp_ups_battery_runtime_seconds"].samples
+    assert runtime.value == 42 * 60  # upsEstimatedMinutesRemaining 42 in the recording
+    speeds = {s.labels["if_name"]: s.value for s in fams["wardwatch_snmp_if_speed_bytes_per_second"].samples
+              if s.labels["device"] == "WARD5F-ACC-SW02"}  # fmt: skip
+    assert speeds["GE1/0/1"] == 125_000_000 and speeds["XGE1/0/25"] == 1_250_000_000  # 1 and 10 Gbit/s

@@ -35,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub = roster.add_subparsers(dest="roster_command", metavar="SUBCOMMAND")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--roster", type=Path, default=Path("rosters"), help="roster file or folder (default: ./rosters)"
+        "--roster", type=Path, help="roster file or folder (default: the settings' rosters.path, ./rosters)"
+    )
+    common.add_argument(
+        "--config", type=Path, help="collector YAML settings to take rosters.path from (env WARDWATCH_* wins)"
     )
 
     who = sub.add_parser("who", parents=[common], help="who is on duty now (or at --at)")
@@ -63,7 +66,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ical.set_defaults(handler=_guard(cmd_ical))
 
 
+def _locate(args: argparse.Namespace) -> bool:
+    """Fill in ``args.roster`` and ``args.policies``: ``--roster`` (policies beside it), else the collector
+    settings' ``rosters`` section (``--config``, ``WARDWATCH_ROSTERS__PATH``), whose default is ./rosters."""
+    from agent.settings_file import ConfigError as SettingsError
+    from collector.settings import CollectorSettings
+
+    args.policies = None
+    if args.roster is not None:
+        return True
+    try:
+        rosters = CollectorSettings.load(args.config).rosters
+    except SettingsError as err:
+        print(f"wardwatch: bad configuration:\n{err}", file=sys.stderr)
+        return False
+    args.roster, args.policies = rosters.path, rosters.escalation_file
+    return True
+
+
 def _load(args: argparse.Namespace) -> Roster | None:
+    if not _locate(args):
+        return None
     try:
         return load_roster(args.roster)
     except ConfigError as err:
@@ -200,7 +223,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"and {_local(roster, local_instant(roster, s.end))}, so {s.who} takes over nothing"
         )
     span = f"{_local(roster, start)} to {_local(roster, end)} ({roster.config.timezone})"
-    policies = roster_file(args.roster).parent / "escalation.yaml"
+    policies = args.policies or roster_file(args.roster).parent / "escalation.yaml"
     if policies.exists():
         try:
             cfg = load_escalation_config(policies, roster.config)

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     test = sub.add_parser("test", help="send a test page through every contact method of a person")
     test.add_argument("person", help="the person's id in the roster")
     test.add_argument(
-        "--roster", type=Path, default=Path("rosters"), help="roster file or folder (default: ./rosters)"
+        "--roster", type=Path, help="roster file or folder (default: the settings' rosters.path, ./rosters)"
     )
     test.add_argument(
         "--config", type=Path, help="collector YAML settings with notify.channels (env WARDWATCH_* wins)"
@@ -100,15 +100,16 @@ def cmd_test(args: argparse.Namespace) -> int:
     from collector.settings import CollectorSettings
 
     try:
-        roster = load_roster(args.roster)
+        collector_settings = CollectorSettings.load(args.config)
+    except SettingsError as err:
+        print(f"wardwatch: bad configuration:\n{err}", file=sys.stderr)
+        return EXIT_CONFIG
+    settings = collector_settings.notify
+    try:
+        roster = load_roster(args.roster or collector_settings.rosters.path)
     except ConfigError as err:
         for p in err.problems:
             print(p, file=sys.stderr)
-        return EXIT_CONFIG
-    try:
-        settings = CollectorSettings.load(args.config).notify
-    except SettingsError as err:
-        print(f"wardwatch: bad configuration:\n{err}", file=sys.stderr)
         return EXIT_CONFIG
     person = roster.people.get(args.person)
     if person is None:

@@ -279,3 +279,21 @@ def test_a_bad_time_is_a_message_not_a_traceback(tmp_path: Path, capsys: pytest.
     assert capsys.readouterr().err == "not an ISO 8601 time: 'tomorrow' (e.g. 2027-02-06T03:00)\n"
     assert main(["roster", "show", "--roster", str(f), "--from", "2026-13-01"]) == 2
     assert capsys.readouterr().err == "not a date: '2026-13-01' (e.g. 2027-02-06)\n"
+
+
+def test_without_roster_the_commands_use_the_configured_rosters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "oncall"
+    folder.mkdir()
+    write(folder, SMALL)
+    config = tmp_path / "collector.yaml"
+    config.write_text(f"rosters: {{path: {folder}}}\n")
+    args = ["--from", "2026-12-01T08:00", "--days", "7"]
+
+    assert main(["roster", "check", "--config", str(config), *args]) == 0
+    assert main(["roster", "who", "--config", str(config), "--at", "2026-12-01T10:00"]) == 0
+    assert "甲" in capsys.readouterr().out  # a person of that roster, not of ./rosters
+    monkeypatch.setenv("WARDWATCH_ROSTERS__PATH", str(folder / "missing.yaml"))  # the environment wins
+    assert main(["roster", "check", "--config", str(config), *args]) == 2
+    assert "missing.yaml" in capsys.readouterr().err

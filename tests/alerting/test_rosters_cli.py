@@ -293,7 +293,7 @@ def test_without_roster_the_commands_use_the_configured_rosters(
 
     assert main(["roster", "check", "--config", str(config), *args]) == 0
     assert main(["roster", "who", "--config", str(config), "--at", "2026-12-01T10:00"]) == 0
-    assert "甲" in capsys.readouterr().out  # a person of that roster, not of ./rosters
+    assert "systems/primary: 乙 (b)" in capsys.readouterr().out  # that roster's day shift, not ./rosters'
     monkeypatch.setenv("WARDWATCH_ROSTERS__PATH", str(folder / "missing.yaml"))  # the environment wins
     assert main(["roster", "check", "--config", str(config), *args]) == 2
     assert "missing.yaml" in capsys.readouterr().err

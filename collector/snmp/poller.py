@@ -12,6 +12,7 @@ Per-device health (up, last poll duration, last error kind) reaches /metrics thr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -237,13 +238,19 @@ class Poller:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _scheduled_poll(self, name: str) -> None:
+        """The scheduler's job: a poll cancelled by shutdown ends quietly (apscheduler would log it as a
+        failed job, with a traceback, on every ``systemctl stop``)."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.poll(name)
+
     def start(self) -> None:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         now = datetime.now(UTC)
         for name, status in self.status.items():
             interval = self.interval_of(status.device)
             self._scheduler.add_job(
-                self.poll,
+                self._scheduled_poll,
                 "interval",
                 seconds=interval,
                 args=[name],

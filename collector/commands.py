@@ -60,9 +60,25 @@ def _load(path: Path | None) -> CollectorSettings:
         raise SystemExit(2) from None
 
 
+class StartupError(Exception):
+    """The collector cannot start; the message says what and where (a port, a file), never a secret."""
+
+
 def server_ssl_context(http: HttpSettings) -> ssl.SSLContext | None:
     if http.tls_cert_file is None or http.tls_key_file is None:
         return None
+    try:
+        return _ssl_context(http)
+    except (OSError, ssl.SSLError) as err:
+        raise StartupError(
+            f"TLS: cannot load the certificate {http.tls_cert_file} and key {http.tls_key_file}"
+            + (f" or the client CA {http.tls_client_ca_file}" if http.tls_client_ca_file else "")
+            + f": {err}"
+        ) from None
+
+
+def _ssl_context(http: HttpSettings) -> ssl.SSLContext:
+    assert http.tls_cert_file is not None and http.tls_key_file is not None
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(http.tls_cert_file, http.tls_key_file)
@@ -77,7 +93,7 @@ def cmd_collector_check(args: argparse.Namespace) -> int:
     escalation policies. Prints one line per part; exit 2 naming file, line and field at the first bad part."""
     settings = _load(args.config)
     print(f"OK: settings {args.config or '(environment)'} ({len(settings.agents)} agent credentials)")
-    checks = [*_snmp_checks(settings), *_alerting_checks(settings)]
+    checks = [*_http_checks(settings), *_snmp_checks(settings), *_alerting_checks(settings)]
     for what, check in checks:
         try:
             detail = check()
@@ -86,6 +102,18 @@ def cmd_collector_check(args: argparse.Namespace) -> int:
             return 2
         print(f"OK: {what}: {detail}")
     return 0
+
+
+def _http_checks(settings: CollectorSettings) -> list[tuple[str, Callable[[], str]]]:
+    http = settings.http
+    if http.tls_cert_file is None:
+        return []
+
+    def tls() -> str:
+        server_ssl_context(http)
+        return f"{http.tls_cert_file}" + (" (client certificates required)" if http.tls_client_ca_file else "")
+
+    return [("TLS certificate", tls)]
 
 
 def _snmp_checks(settings: CollectorSettings) -> list[tuple[str, Callable[[], str]]]:
@@ -143,13 +171,21 @@ def cmd_agents_token(args: argparse.Namespace) -> int:
 async def serve(
     settings: CollectorSettings, *, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
-    """Run the collector until ``stop`` is set. Sets ``ready`` once listening."""
+    """Run the collector until ``stop`` is set. Sets ``ready`` once listening. Raises ``StartupError``."""
+    ctx = server_ssl_context(settings.http)  # first: a missing certificate is said before anything starts
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    ctx = server_ssl_context(settings.http)
+    try:
+        await runner.setup()  # the components start here: store, SNMP trap port, ...
+    except OSError as err:
+        await runner.cleanup()
+        raise StartupError(f"cannot start: {err}") from None
     site = web.TCPSite(runner, settings.http.host, settings.http.port, ssl_context=ctx, shutdown_timeout=5)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as err:
+        await runner.cleanup()
+        raise StartupError(f"cannot listen on {settings.http.host}:{settings.http.port}: {err}") from None
     scheme = "https" if ctx else "http"
     for sock in site._server.sockets if site._server else ():  # type: ignore[union-attr]
         host, port = sock.getsockname()[:2]
@@ -176,10 +212,8 @@ def cmd_collector_run(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(main())
-    except OSError as err:
-        print(
-            f"wardwatch: cannot listen on {settings.http.host}:{settings.http.port}: {err}", file=sys.stderr
-        )
+    except StartupError as err:
+        print(f"wardwatch: {err}", file=sys.stderr)
         return 1
     return 0
 

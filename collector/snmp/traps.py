@@ -150,10 +150,13 @@ class TrapReceiver:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.bind((self.host, self.port))
-        except OSError:
+        except OSError as err:
             sock.close()
             eng.close_dispatcher()
-            raise
+            hint = " (ports below 1024 need CAP_NET_BIND_SERVICE)" if err.errno == 13 else ""
+            raise OSError(
+                err.errno, f"SNMP trap receiver: cannot bind udp {self.host}:{self.port}: {err.strerror}{hint}"
+            ) from None
         sock.setblocking(False)
         transport = _ScreeningUdpTransport(self.dropped, self.max_datagram_bytes)
         config.add_transport(eng, udp.DOMAIN_NAME, transport.open_server_mode(sock=sock))

@@ -40,6 +40,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"{p}: no such file or directory", file=sys.stderr)
         return 1
     files = _expand(args.paths)
+    if not files:
+        print(f"no rule files (*.yaml) in {', '.join(str(p) for p in args.paths)}", file=sys.stderr)
+        return 1
     try:
         rules = load_rules(files)
     except ConfigError as err:

@@ -118,7 +118,15 @@ class RuleRunner:
             return False
         self._signature = signature
         if not paths:
-            log.warning("no rule files in %s", self.rules_dir)
+            # an unmounted share, a rename, `rm rules/*` before a copy: never read as "every rule was removed"
+            # (that would resolve every open incident and page again for all of them once the files are back)
+            what = "is missing" if not self.rules_dir.is_dir() else "has no rule files (*.yaml)"
+            self.load_problems = [
+                f"{self.rules_dir}: the rules directory {what}; set rules_dir: null for no rules"
+            ]
+            self.metrics.reload_failures.inc()
+            log.error("rules not reloaded, keeping the last good set: %s", self.load_problems[0])
+            return False
         try:
             rules = load_rules(paths)
         except ConfigError as err:

@@ -244,3 +244,10 @@ tests:
     assert main(["rules", "test", str(test_file)]) == 1
     err = capsys.readouterr().err
     assert f"{tmp_path / 'his-db-01.json'}: system." in err
+
+
+def test_rules_check_on_a_folder_without_rules_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["rules", "check", str(tmp_path)]) == 1
+    assert f"no rule files (*.yaml) in {tmp_path}" in capsys.readouterr().err

@@ -276,6 +276,36 @@ async def test_a_malformed_rule_file_on_reload_keeps_the_last_good_set(
     assert runner.rules.rules[0].severity == "critical" and runner.load_problems == []
 
 
+@pytest.mark.parametrize("how", ["renamed", "emptied"])
+async def test_a_rules_folder_that_vanishes_or_empties_resolves_nothing(
+    store: IncidentStore, tmp_path: Path, how: str
+) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "hosts.yaml").write_text(GOOD_RULES)
+    clock = FakeClock(T0)
+    state = State()
+    src = add_source(state)
+    runner = RuleRunner(store=store, state=state, clock=clock, rules_dir=rules_dir)
+    await runner.start()
+    observe(state, src, clock.now(), {key(FS, **FS_LABELS): 0.95})
+    await runner.run_once()
+    (inc,) = await store.list()
+    if how == "renamed":  # an unmounted share, a rename
+        rules_dir.rename(tmp_path / "rules.old")
+    else:  # `rm rules/*` before copying the new files in
+        (rules_dir / "hosts.yaml").unlink()
+    clock.advance(30)
+    observe(state, src, clock.now(), {key(FS, **FS_LABELS): 0.95})
+
+    assert not runner.reload()
+    await runner.run_once()
+
+    assert (await store.get(inc.id)).status is Status.OPEN  # nothing resolved, nobody paged again
+    assert [r.name for r in runner.rules.rules] == ["FilesystemAlmostFull"]
+    assert runner.load_problems and str(rules_dir) in runner.load_problems[0]
+
+
 async def test_metrics_count_open_incidents_and_evaluations(store: IncidentStore) -> None:
     registry = CollectorRegistry()
     clock = FakeClock(T0)

@@ -103,6 +103,8 @@ class PostgresEngine:
             raise StoreError(
                 f"cannot connect to PostgreSQL at {where}: {type(err).__name__}: {err}"
             ) from None
+        except ValueError:  # the driver's DSN parser (a port that is not a number, an unknown sslmode, ...)
+            raise StoreError(f"not a valid PostgreSQL DSN: {where}") from None
         engine = cls(pool, where, schema)
         try:
             await engine.migrate()

@@ -1026,6 +1026,9 @@ async def test_postgres_errors_and_repr_never_show_the_password() -> None:
     assert caught.value.__cause__ is None and caught.value.__context__ is not None
     assert secret not in repr(caught.value.__context__)
     assert redact_dsn(f"postgres://u:{secret}@db:5432/w?password={secret}") == "postgres://u:***@db:5432/w"
+    with pytest.raises(StoreError, match="not a valid PostgreSQL DSN") as caught:  # not a bare ValueError
+        await open_store(f"postgresql://wardwatch:{secret}@127.0.0.1:notaport/wardwatch")
+    assert secret not in str(caught.value)
 
     # against the real server: its own password if the DSN has one, else ours (ignored by trust auth)
     parts = urlsplit(PG_DSN)

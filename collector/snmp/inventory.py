@@ -215,9 +215,36 @@ def parse_inventory(raw: Any, path: Path | str, *, known_profiles: Iterable[str]
                     problems.append(
                         f"devices[{d.name}].profiles: unknown profile {p!r} (known: {', '.join(sorted(known))})"
                     )
+    problems += _parent_cycles(inventory.devices)
     if problems:
         raise InventoryError(path, problems)
     return inventory
+
+
+def _parent_cycles(devices: list[Device]) -> list[str]:
+    """One problem per cycle of two or more devices in the parent links (a → b → a), named at the
+    cycle's device that comes first in the file. Self-parents and unknown parents are reported apart."""
+    order = {}
+    parent_of: dict[str, str | None] = {}
+    for i, d in enumerate(devices):
+        order.setdefault(d.name, i)
+        parent_of.setdefault(d.name, d.parent)
+    problems = []
+    done: set[str] = set()
+    for d in devices:
+        path: list[str] = []
+        node: str | None = d.name
+        while node is not None and node in parent_of and node not in done and node not in path:
+            path.append(node)
+            node = parent_of[node]
+        if node is not None and node in path:
+            cycle = path[path.index(node) :]
+            if len(cycle) > 1:
+                first = min(range(len(cycle)), key=lambda k: order[cycle[k]])
+                cycle = cycle[first:] + cycle[:first]
+                problems.append(f"devices[{cycle[0]}].parent: parent cycle {' → '.join([*cycle, cycle[0]])}")
+        done.update(path)
+    return problems
 
 
 def load_inventory(path: Path, *, known_profiles: Iterable[str] | None = None) -> Inventory:

@@ -162,3 +162,46 @@ def test_example_inventory_is_valid() -> None:
 
     inv = load_inventory(Path("deploy/examples/inventory.yaml"), known_profiles=load_profiles())
     assert {d.name for d in inv.devices} >= {"HOSP-CORE-SW01", "PACS-STOR01", "DC-UPS-01"}
+
+
+def _chain(*pairs: tuple[str, str | None]) -> dict[str, object]:
+    return {
+        "devices": [
+            {"name": n, "address": f"10.9.0.{i}", "community": "c", **({"parent": p} if p else {})}
+            for i, (n, p) in enumerate(pairs, start=1)
+        ]
+    }
+
+
+def test_a_parent_cycle_is_rejected_naming_its_devices() -> None:
+    with pytest.raises(InventoryError) as err:
+        parse_inventory(_chain(("sw-a", "sw-b"), ("sw-b", "sw-a")), "site.yaml")
+    assert err.value.problems == ["devices[sw-a].parent: parent cycle sw-a → sw-b → sw-a"]
+    assert str(err.value) == "site.yaml: devices[sw-a].parent: parent cycle sw-a → sw-b → sw-a"
+
+    # a longer one, entered from a device that is not on it, is reported once
+    with pytest.raises(InventoryError) as err:
+        parse_inventory(
+            _chain(("leaf", "sw-a"), ("sw-a", "sw-b"), ("sw-b", "sw-c"), ("sw-c", "sw-a"), ("root", None)),
+            "site.yaml",
+        )
+    assert err.value.problems == ["devices[sw-a].parent: parent cycle sw-a → sw-b → sw-c → sw-a"]
+
+    # two separate cycles: both named
+    with pytest.raises(InventoryError) as err:
+        parse_inventory(_chain(("a", "b"), ("b", "a"), ("c", "d"), ("d", "c")), "f")
+    assert err.value.problems == [
+        "devices[a].parent: parent cycle a → b → a",
+        "devices[c].parent: parent cycle c → d → c",
+    ]
+
+
+def test_self_parent_and_unknown_parent_are_still_rejected_and_a_tree_is_accepted() -> None:
+    with pytest.raises(InventoryError) as err:
+        parse_inventory(_chain(("a", "a"), ("b", "ghost")), "f")
+    assert err.value.problems == [
+        "devices[a].parent: a device cannot be its own parent",
+        "devices[b].parent: no device named 'ghost'",
+    ]
+    inv = parse_inventory(_chain(("core", None), ("dist", "core"), ("acc-1", "dist"), ("acc-2", "dist")), "f")
+    assert [d.parent for d in inv.devices] == [None, "core", "dist", "dist"]

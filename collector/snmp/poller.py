@@ -155,7 +155,8 @@ class Poller:
         self.status: dict[str, DeviceStatus] = {d.name: DeviceStatus(d) for d in inventory.devices}
         self._targets = {d.name: make_target(d, settings, inventory) for d in inventory.devices}
         self._semaphore = asyncio.Semaphore(settings.max_concurrent_polls)
-        self._locks = {d.name: asyncio.Lock() for d in inventory.devices}
+        self._running: set[str] = set()  # devices with a poll in flight
+        self._again: set[str] = set()  # ... and a trap since it started: poll once more when it ends
         self._tasks: set[asyncio.Task[None]] = set()
         self._scheduler: AsyncIOScheduler | None = None
         for d in inventory.devices:
@@ -180,13 +181,30 @@ class Poller:
     def find(self, name: str) -> DeviceStatus | None:
         return self.status.get(name)
 
-    async def poll(self, name: str) -> DeviceStatus:
-        """Poll one device now (skipped if a poll of it is already running) and write the state."""
+    async def poll(self, name: str, *, follow_up: bool = False) -> DeviceStatus:
+        """Poll one device now and write the state. If a poll of it is already running, a scheduled poll
+        is skipped (the running one serves it), but with ``follow_up`` (a trap: the running poll may have
+        asked before the change the trap reports) one more poll runs as soon as it ends; any number of
+        such requests during one poll make one follow-up."""
         status = self.status[name]
-        lock = self._locks[name]
-        if lock.locked():
+        if name in self._running:
+            if follow_up:
+                self._again.add(name)
             return status
-        async with lock, self._semaphore:
+        self._running.add(name)
+        try:
+            while True:
+                self._again.discard(name)
+                await self._poll_now(name)
+                if name not in self._again:
+                    return status
+        finally:
+            self._running.discard(name)
+            self._again.discard(name)
+
+    async def _poll_now(self, name: str) -> None:
+        status = self.status[name]
+        async with self._semaphore:
             device = status.device
             profiles = [self.profiles[p] for p in self.inventory.profiles_of(device)]
             started_at = self.clock.time()
@@ -201,7 +219,7 @@ class Poller:
                 status.last_poll_seconds = time.perf_counter() - started
                 self.state.mark_error(source, err.kind)
                 log.info("snmp poll %s failed: %s: %s", name, err.kind, err)
-                return status
+                return
             except Exception as err:  # task boundary: one bad device never stops the poller
                 status.up = False
                 status.last_error_kind = "internal"
@@ -209,7 +227,7 @@ class Poller:
                 status.last_poll_seconds = time.perf_counter() - started
                 self.state.mark_error(source, "internal")
                 log.exception("snmp poll %s crashed", name)
-                return status
+                return
             if (
                 result.sys_uptime_seconds is not None
                 and status.sys_uptime_seconds is not None
@@ -225,7 +243,6 @@ class Poller:
             status.rows = result.rows
             source.info.update(result.info)
             self.state.record(source, Snapshot(started_at, self.clock.time(), samples=result.samples))
-            return status
 
     async def poll_all(self) -> list[DeviceStatus]:
         return list(await asyncio.gather(*(self.poll(n) for n in self.status)))
@@ -234,7 +251,7 @@ class Poller:
         """Re-poll a device as soon as possible (a trap arrived from it)."""
         if name not in self.status:
             return
-        task = asyncio.get_running_loop().create_task(self.poll(name))
+        task = asyncio.get_running_loop().create_task(self.poll(name, follow_up=True))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

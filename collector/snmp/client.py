@@ -38,7 +38,9 @@ from pysnmp.proto import errind, rfc1902, rfc1905
 
 from collector.snmp import ber
 from collector.snmp.errors import (
+    V2C_SILENCE,
     SnmpAuthError,
+    SnmpBadCommunity,
     SnmpError,
     SnmpErrorStatus,
     SnmpNoSuchName,
@@ -46,6 +48,7 @@ from collector.snmp.errors import (
     SnmpTimeout,
     SnmpUnknownUser,
     SnmpUnreachable,
+    no_answer,
     status_error,
 )
 from collector.snmp.inventory import AuthProtocol, Device, PrivProtocol, SecurityLevel, V3Credentials
@@ -53,6 +56,7 @@ from collector.snmp.wire import Requester, port_unreachable
 
 __all__ = [  # the errors live in errors.py; callers may import them from here
     "SnmpAuthError",
+    "SnmpBadCommunity",
     "SnmpClient",
     "SnmpError",
     "SnmpErrorStatus",
@@ -88,7 +92,7 @@ _PRIV = {
 
 
 _INDICATION_ERRORS: dict[type, tuple[type[SnmpError], str]] = {
-    errind.RequestTimedOut: (SnmpTimeout, "no response"),
+    errind.RequestTimedOut: (SnmpTimeout, "no answer"),
     errind.WrongDigest: (SnmpAuthError, "authentication failed (wrong v3 auth password or protocol)"),
     errind.AuthenticationFailure: (SnmpAuthError, "authentication failed"),
     errind.UnknownUserName: (SnmpUnknownUser, "unknown v3 user"),
@@ -243,7 +247,10 @@ class SnmpClient:
         try:
             indication, status, index, vbs = await asyncio.wait_for(future, deadline)
         except TimeoutError:
-            raise SnmpTimeout(f"{target.name} ({target.where}): no response within {deadline:.0f}s") from None
+            hint = f" ({V2C_SILENCE})" if isinstance(target.auth, CommunityData) else ""
+            raise SnmpTimeout(
+                f"{target.name} ({target.where}): no answer{hint} within {deadline:.0f}s"
+            ) from None
         if indication:
             await self._raise_for_indication(target, indication)
         if status and int(status) != 0:
@@ -259,14 +266,8 @@ class SnmpClient:
                         f"{target.name} ({target.where}): port unreachable (nothing listens there)"
                     )
                 if error is SnmpTimeout:
-                    hint = (
-                        " (for v2c a wrong community looks the same)"
-                        if isinstance(target.auth, CommunityData)
-                        else ""
-                    )
-                    text = (
-                        f"no response after {target.retries + 1} tries of {target.timeout_seconds:g}s{hint}"
-                    )
+                    hint = V2C_SILENCE if isinstance(target.auth, CommunityData) else ""
+                    text = no_answer(target.retries + 1, target.timeout_seconds, hint)
                 raise error(f"{target.name} ({target.where}): {text}")
         raise SnmpProtocolError(f"{target.name} ({target.where}): {type(indication).__name__}")
 

@@ -77,6 +77,7 @@ async def snmp_context(app: web.Application) -> AsyncIterator[None]:
                 on_device_trap=poller.trigger,
             )
             await receiver.start()
+            poller.auth_failure_at = receiver.last_auth_failure
             trap_collector = TrapCollector(receiver)
             registry.register(trap_collector)
             app[SNMP_TRAPS] = receiver

@@ -11,7 +11,13 @@ class SnmpError(Exception):
 
 
 class SnmpTimeout(SnmpError):
-    kind = "timeout"  # no answer; for v2c this is also what a wrong community looks like
+    kind = "timeout"  # no answer; for v2c this is also what a wrong community looks like on the wire
+
+
+class SnmpBadCommunity(SnmpError):
+    # v2c: no answer, while the device sends authenticationFailure traps (the poller decides this from
+    # the trap receiver: an agent never answers a wrong community)
+    kind = "bad_community"
 
 
 class SnmpUnreachable(SnmpError):
@@ -36,6 +42,16 @@ class SnmpErrorStatus(SnmpError):
 
 class SnmpProtocolError(SnmpError):
     kind = "protocol_error"  # other engine-level failures (decryption, time window, ...)
+
+
+# What a v2c agent's silence may mean: it drops a request with a wrong community without a word.
+V2C_SILENCE = "device down, or a wrong community"
+
+
+def no_answer(tries: int, timeout_seconds: float, hint: str = "") -> str:
+    """The message of a timeout: ``no answer (device down, or a wrong community) after 2 tries of 2s``."""
+    what = f"no answer ({hint})" if hint else "no answer"
+    return f"{what} after {tries} {'try' if tries == 1 else 'tries'} of {timeout_seconds:g}s"
 
 
 # RFC 3416 error-status names, for messages.

@@ -3,7 +3,12 @@
 ``Poller.poll(name)`` polls one device once and writes the state (a snapshot on success,
 ``mark_error(kind)`` on failure). APScheduler decides only *when*; a global semaphore bounds polls in
 flight; a dead device costs only its own timeout and one semaphore slot, never another device's time.
-``trigger(name)`` re-polls at once (a trap arrived).
+``trigger(name)`` re-polls at once (a trap arrived), or right after the poll in flight.
+
+A v2c agent drops a request with a wrong community silently: a poll that times out is ``timeout`` ("no
+answer (device down, or a wrong community)") unless the trap receiver (``auth_failure_at``) got an
+authenticationFailure trap from the device's address within two of its intervals: then it is
+``bad_community``.
 
 Per-device health (up, last poll duration, last error kind) reaches /metrics through
 ``SnmpStatusCollector``, registered in the app's registry; it reads ``Poller.status`` only.
@@ -16,7 +21,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,7 +30,16 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from alerting.clock import Clock
-from collector.snmp.client import SnmpClient, SnmpError, SnmpNoSuchName, Target, auth_for, community_of
+from collector.snmp.client import (
+    SnmpBadCommunity,
+    SnmpClient,
+    SnmpError,
+    SnmpNoSuchName,
+    SnmpTimeout,
+    Target,
+    auth_for,
+    community_of,
+)
 from collector.snmp.inventory import Device, Inventory
 from collector.snmp.profiles import Profile, Translation, translate
 from collector.snmp.settings import SnmpSettings
@@ -38,6 +52,8 @@ SYS_UPTIME_METRIC = "wardwatch_snmp_sys_uptime_seconds"  # declared by the shipp
 ASSET_LABELS = ("site", "room", "rack", "role", "system")
 # The interfaces profile's row labels (ifName, ifAlias, ifDescr columns) that a link trap's event copies.
 INTERFACE_LABELS = ("if_name", "if_alias", "if_descr")
+# A v2c timeout is bad_community if an authenticationFailure trap came from the device within this many intervals.
+AUTH_TRAP_INTERVALS = 2
 # Varbinds asked per GETBULK: rows × columns stays near this so answers fit one UDP datagram.
 VARBINDS_PER_REQUEST = 60
 
@@ -159,6 +175,9 @@ class Poller:
         self._again: set[str] = set()  # ... and a trap since it started: poll once more when it ends
         self._tasks: set[asyncio.Task[None]] = set()
         self._scheduler: AsyncIOScheduler | None = None
+        # device name → when the newest authenticationFailure trap came from its address (the trap receiver's
+        # ``last_auth_failure``; set by the component once the receiver exists)
+        self.auth_failure_at: Callable[[str], float | None] | None = None
         for d in inventory.devices:
             self._upsert(d)
 
@@ -212,7 +231,8 @@ class Poller:
             source = self._upsert(device)
             try:
                 result = await poll_once(self.client, self._targets[name], profiles)
-            except SnmpError as err:
+            except SnmpError as raw:
+                err = self._explain(device, raw)
                 status.up = False
                 status.last_error_kind = err.kind
                 status.last_error = str(err)
@@ -243,6 +263,23 @@ class Poller:
             status.rows = result.rows
             source.info.update(result.info)
             self.state.record(source, Snapshot(started_at, self.clock.time(), samples=result.samples))
+
+    def _explain(self, device: Device, err: SnmpError) -> SnmpError:
+        """A v2c timeout while the device's address sends authenticationFailure traps is a wrong community
+        (or an agent that does not accept our address): its agent got the requests and refused them."""
+        if not isinstance(err, SnmpTimeout) or device.version != "2c" or self.auth_failure_at is None:
+            return err
+        seen = self.auth_failure_at(device.name)
+        if seen is None:
+            return err
+        age = max(0.0, self.clock.time() - seen)
+        if age > AUTH_TRAP_INTERVALS * self.interval_of(device):
+            return err
+        return SnmpBadCommunity(
+            f"{device.name} ({self._targets[device.name].where}): no answer, and the device sent an "
+            f"authenticationFailure trap {age:.0f}s ago: a wrong community (or the agent does not accept "
+            "requests from this collector's address)"
+        )
 
     async def poll_all(self) -> list[DeviceStatus]:
         return list(await asyncio.gather(*(self.poll(n) for n in self.status)))
@@ -310,8 +347,8 @@ class SnmpStatusCollector(Collector):
         )
         error = GaugeMetricFamily(
             "wardwatch_snmp_last_error_info",
-            "The kind of the device's last poll failure (timeout, unreachable, auth_failure, unknown_user, "
-            "no_such_name, error_status, protocol_error, internal); absent while healthy.",
+            "The kind of the device's last poll failure (timeout, bad_community, unreachable, auth_failure, "
+            "unknown_user, no_such_name, error_status, protocol_error, internal); absent while healthy.",
             labels=[*names, "kind"],
         )
         for name, st in self._poller.status.items():

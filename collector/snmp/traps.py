@@ -6,7 +6,9 @@ trap's ifIndex varbind; ``if_name``, ``if_alias``, ``if_descr`` from the newest 
 series carry); anything else as ``snmp.trap`` with its trap OID and varbinds kept. The sending device is
 found from the inventory by source address (or snmpTrapAddress.0 when relayed), narrowed by community or
 v3 user. A trap also triggers an immediate re-poll of its device: state
-(and recovery) comes from the poll, not from a lost-able UDP packet alone.
+(and recovery) comes from the poll, not from a lost-able UDP packet alone. An authenticationFailure trap
+re-polls nothing; it is remembered by sender address (``last_auth_failure``), so the poller can tell a
+v2c device that ignores our community from a dead one.
 
 Datagrams are screened before pysnmp sees them: oversized ones and anything that is not a single BER
 SEQUENCE are counted and dropped; pysnmp's own parse/auth failures are counted from its MIB counters.
@@ -127,6 +129,8 @@ class TrapReceiver:
         self._interfaces = interfaces or (lambda device, if_index: {})
         self._on_device_trap = on_device_trap
         self.traps: Counter[tuple[str, str]] = Counter()  # (device, kind) → count
+        # sender IP → when its newest authenticationFailure trap came (whichever device, if any, it names)
+        self.auth_failures: dict[str, float] = {}
         self.dropped: Counter[str] = Counter()
         self._engine: engine.SnmpEngine | None = None
         self._receiver: ntfrcv.NotificationReceiver | None = None
@@ -155,7 +159,8 @@ class TrapReceiver:
             eng.close_dispatcher()
             hint = " (ports below 1024 need CAP_NET_BIND_SERVICE)" if err.errno == 13 else ""
             raise OSError(
-                err.errno, f"SNMP trap receiver: cannot bind udp {self.host}:{self.port}: {err.strerror}{hint}"
+                err.errno,
+                f"SNMP trap receiver: cannot bind udp {self.host}:{self.port}: {err.strerror}{hint}",
             ) from None
         sock.setblocking(False)
         transport = _ScreeningUdpTransport(self.dropped, self.max_datagram_bytes)
@@ -236,9 +241,21 @@ class TrapReceiver:
         )
         self.traps[(device_name or "unknown", name)] += 1
         self.bus.publish(event)
-        if device is not None and self._on_device_trap is not None:
+        if name == "authenticationFailure":
+            # Someone's request had a bad community: nothing about the device's state to re-poll (and our own
+            # polls with a wrong community would re-poll themselves for ever). The poller reads it instead;
+            # only inventory addresses are kept (a relayed snmpTrapAddress could name any).
+            if origin in self._addresses.values():
+                self.auth_failures[origin] = event.received_at
+        elif device is not None and self._on_device_trap is not None:
             self._on_device_trap(device.name)
         return event
+
+    def last_auth_failure(self, device: str) -> float | None:
+        """When the newest authenticationFailure trap came from the address of inventory device ``device``
+        (by IP: the agent sends from any port), or None."""
+        address = self._addresses.get(device)
+        return self.auth_failures.get(address) if address is not None else None
 
     def engine_drops(self) -> dict[str, int]:
         if self._engine is None:

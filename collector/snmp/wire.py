@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from collector.snmp import ber, usm
 from collector.snmp.errors import (
+    V2C_SILENCE,
     SnmpAuthError,
     SnmpProtocolError,
     SnmpTimeout,
     SnmpUnknownUser,
     SnmpUnreachable,
+    no_answer,
     status_error,
 )
 
@@ -91,9 +93,7 @@ class Requester:
         who = f"{target.name} ({target.where})"
         if await port_unreachable(target.host, target.port):
             return SnmpUnreachable(f"{who}: port unreachable (nothing listens there)")
-        return SnmpTimeout(
-            f"{who}: no response after {target.retries + 1} tries of {target.timeout_seconds:g}s{hint}"
-        )
+        return SnmpTimeout(f"{who}: {no_answer(target.retries + 1, target.timeout_seconds, hint)}")
 
     # -- v2c -------------------------------------------------------------------------------------
     async def request_v2c(
@@ -117,7 +117,7 @@ class Requester:
             if status:
                 raise status_error(f"{target.name} ({target.where})", status, index)
             return varbinds
-        raise await self._no_answer(target, " (for v2c a wrong community looks the same)")
+        raise await self._no_answer(target, V2C_SILENCE)
 
     # -- v3 --------------------------------------------------------------------------------------
     async def _discover(self, target: Target) -> usm.EngineState:

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,11 +91,12 @@ def _snmpget_ok(port: int) -> bool:
     return out.returncode == 0
 
 
-@pytest.fixture(scope="session")
-def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpd]:
+@contextmanager
+def running_snmpd(root: Path, extra_conf: str = "") -> Iterator[Snmpd]:
+    """net-snmp's snmpd on a free loopback port with the test's community and v3 users (plus ``extra_conf``
+    lines), in ``root``; stopped by its pid on exit."""
     if shutil.which("snmpd") is None:
         pytest.fail("snmpd is not installed (apt-get install snmpd snmp)")
-    root = tmp_path_factory.mktemp("snmpd")
     conf_dir, persist = root / "conf", root / "persist"
     conf_dir.mkdir()
     persist.mkdir()
@@ -111,7 +113,7 @@ rouser {V3_USER} priv
 {extra_users}sysName wardwatch-lab-snmpd
 sysLocation lab rack 1
 sysContact duty desk
-"""
+{extra_conf}"""
     )
     env = {
         "SNMPCONFPATH": str(conf_dir),
@@ -125,16 +127,29 @@ sysContact duty desk
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 10
-    while not _snmpget_ok(port):
-        if proc.poll() is not None or time.monotonic() > deadline:
+    try:
+        deadline = time.monotonic() + 10
+        while not _snmpget_ok(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"snmpd did not start:\n{(root / 'snmpd.log').read_text(errors='replace')[-2000:]}"
+                )
+            time.sleep(0.1)
+        yield Snmpd("127.0.0.1", port, conf_dir)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             proc.kill()
-            pytest.fail(f"snmpd did not start:\n{(root / 'snmpd.log').read_text(errors='replace')[-2000:]}")
-        time.sleep(0.1)
-    yield Snmpd("127.0.0.1", port, conf_dir)
-    proc.terminate()
-    proc.wait(timeout=5)
-    log.close()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpd]:
+    with running_snmpd(tmp_path_factory.mktemp("snmpd")) as agent:
+        yield agent
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from collector import keys
 from collector.app import create_app
 from collector.events import Event
 from collector.settings import CollectorSettings
-from collector.snmp.component import SNMP_TRAPS
+from collector.snmp.component import SNMP_POLLER, SNMP_TRAPS
 from collector.snmp.inventory import InventoryError
 from collector.snmp.simulator import Simulator, free_udp_port
 
@@ -107,6 +107,9 @@ async def test_devices_reach_metrics_and_traps_reach_the_bus(
     assert event.labels["trap_oid"] == "1.3.6.1.2.1.33.2.1"
     body = await (await client.get("/metrics")).text()
     assert 'wardwatch_snmp_traps_total{device="DC-UPS-01",kind="trap"} 1.0' in body
+
+    # a v2c timeout is told from a wrong community by the receiver's authenticationFailure traps
+    assert app[SNMP_POLLER].auth_failure_at == app[SNMP_TRAPS].last_auth_failure
 
     assert GHOST_COMMUNITY not in body
     assert GHOST_COMMUNITY not in caplog.text

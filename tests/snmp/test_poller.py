@@ -1,13 +1,14 @@
-"""The poller's scheduling rules with a scripted client (no network): a trap that arrives while a poll of its
-device is in flight gets one more poll after it, however many traps came."""
+"""The poller's rules with a scripted client (no network): a trap that arrives while a poll of its device is
+in flight gets one more poll after it, however many traps came; a v2c timeout is ``bad_community`` while the
+device's address sends authenticationFailure traps."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 
-from alerting.clock import SystemClock
-from collector.snmp.client import Target
+from alerting.clock import FakeClock, SystemClock
+from collector.snmp.client import SnmpTimeout, Target
 from collector.snmp.inventory import parse_inventory
 from collector.snmp.poller import SYS_UPTIME, Poller
 from collector.snmp.profiles import load_profiles
@@ -92,3 +93,56 @@ async def test_a_scheduled_poll_that_finds_one_running_adds_none() -> None:
     await asyncio.wait_for(asyncio.gather(*poller._tasks), 5)
     assert client.requests == ["link-up", "link-up"]
     await poller.stop()
+
+
+class SilentClient:
+    """Every request times out, as a v2c agent does with a wrong community."""
+
+    async def get(self, target: Target, oids: Sequence[str]) -> dict[str, int | str]:
+        raise SnmpTimeout(f"{target.name}: no answer (device down, or a wrong community) after 1 try of 1s")
+
+    async def walk(self, target: Target, columns: Sequence[str]) -> dict[str, dict[str, int | str]]:
+        raise AssertionError("not reached")
+
+
+async def test_a_timeout_is_bad_community_while_auth_failure_traps_come_within_two_intervals() -> None:
+    clock = FakeClock(1_000_000.0)
+    inventory = parse_inventory(
+        {
+            "devices": [
+                {"name": "v2c", "address": "192.0.2.1", "community": "c", "interval_seconds": 60},
+                {
+                    "name": "v3",
+                    "address": "192.0.2.2",
+                    "version": "3",
+                    "interval_seconds": 60,
+                    "v3": {"user": "u", "auth_password": "12345678", "priv_password": "12345678"},
+                },
+            ]
+        },
+        "t",
+    )
+    state = State()
+    poller = Poller(
+        client=SilentClient(),  # type: ignore[arg-type]
+        state=state,
+        clock=clock,
+        inventory=inventory,
+        profiles=load_profiles(),
+        settings=SnmpSettings(),
+    )
+    seen: dict[str, float] = {}
+    poller.auth_failure_at = seen.get
+
+    async def kinds() -> dict[str, str | None]:
+        await poller.poll_all()
+        return {name: st.last_error_kind for name, st in poller.status.items()}
+
+    assert await kinds() == {"v2c": "timeout", "v3": "timeout"}  # no trap: silence is all we know
+    seen.update(v2c=clock.time() - 119, v3=clock.time() - 1)
+    assert await kinds() == {"v2c": "bad_community", "v3": "timeout"}  # v3 failures have their own reports
+    src = state.get(SourceKind.SNMP, "v2c")
+    assert src is not None and src.last_error == "bad_community"
+    assert "authenticationFailure trap 119s ago" in (poller.status["v2c"].last_error or "")
+    clock.advance(2)  # the newest trap is now more than two intervals old
+    assert await kinds() == {"v2c": "timeout", "v3": "timeout"}

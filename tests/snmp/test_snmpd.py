@@ -3,10 +3,15 @@ failure told apart (and none of them leaking a secret)."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from alerting.clock import SystemClock
+from collector.events import Event, EventBus
 from collector.snmp.client import (
     SnmpAuthError,
     SnmpClient,
@@ -16,12 +21,14 @@ from collector.snmp.client import (
     SnmpUnknownUser,
     SnmpUnreachable,
 )
-from collector.snmp.poller import make_target, poll_once
+from collector.snmp.inventory import Inventory
+from collector.snmp.poller import Poller, make_target, poll_once
 from collector.snmp.profiles import load_profiles
 from collector.snmp.settings import SnmpSettings
 from collector.snmp.simulator import free_udp_port
-from collector.state import series_key
-from tests.snmp.conftest import COMMUNITY, EXTRA_V3_USERS, V3_AUTH, V3_PRIV, Snmpd
+from collector.snmp.traps import TrapReceiver
+from collector.state import SourceKind, State, series_key
+from tests.snmp.conftest import COMMUNITY, EXTRA_V3_USERS, V3_AUTH, V3_PRIV, Snmpd, running_snmpd
 
 PROFILES = load_profiles()
 SETTINGS = SnmpSettings()
@@ -92,7 +99,9 @@ async def test_failures_are_told_apart_and_leak_no_secret(snmpd: Snmpd, client: 
     unreachable = await _error_of(client, snmpd.device(port=closed_port))
 
     assert type(wrong_community) is SnmpTimeout and wrong_community.kind == "timeout"
-    assert "wrong community looks the same" in str(wrong_community)
+    # Without its authenticationFailure traps (test_a_wrong_community_is_told_apart_by_the_agents_trap)
+    # silence is all there is: the message says what it may mean.
+    assert "no answer (device down, or a wrong community)" in str(wrong_community)
     assert type(wrong_password) is SnmpAuthError and wrong_password.kind == "auth_failure"
     assert type(unknown_user) is SnmpUnknownUser and unknown_user.kind == "unknown_user"
     assert type(unreachable) is SnmpUnreachable and unreachable.kind == "unreachable"
@@ -149,3 +158,66 @@ async def test_v3_wrong_privacy_password_is_reported(snmpd: Snmpd, client: SnmpC
     # snmpd drops what it cannot decrypt without a report: the poller sees silence
     assert err.kind == "timeout"
     assert "Wrong-Priv-Secret-8" not in str(err) and V3_AUTH not in str(err)
+
+
+async def test_a_wrong_community_is_told_apart_by_the_agents_trap(tmp_path: Path) -> None:
+    """snmpd set to send authenticationFailure traps (authtrapenable) to the collector's trap port: the v2c
+    device polled with a wrong community is ``bad_community``; a silent device stays ``timeout``, a closed port
+    ``unreachable`` and a v3 wrong password ``auth_failure``, and the auth traps re-poll nothing."""
+    trap_port = free_udp_port()
+    with (
+        running_snmpd(tmp_path, f"authtrapenable 1\ntrap2sink 127.0.0.1:{trap_port} {COMMUNITY}\n") as agent,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent,
+    ):
+        silent.bind(
+            ("127.0.0.2", 0)
+        )  # bound, never answers: no ICMP either, a dead agent as the wire sees it
+        devices = [
+            agent.device("good"),
+            agent.device("wrong-community", community="not-the-Community-7"),
+            agent.device("closed-port", port=free_udp_port()),
+            agent.v3_device("v3-wrong-password", auth_password="wrong-Auth-Pass-9"),
+            agent.device("silent", address="127.0.0.2", port=silent.getsockname()[1]),
+        ]
+        inventory = Inventory(devices=devices)
+        state, bus, clock = State(), EventBus(), SystemClock()
+        events: list[Event] = []
+        bus.subscribe(events.append)
+        client = SnmpClient()
+        poller = Poller(
+            client=client, state=state, clock=clock, inventory=inventory, profiles=PROFILES, settings=SETTINGS
+        )
+        repolled: list[str] = []
+        receiver = TrapReceiver(
+            inventory=inventory, bus=bus, clock=clock, port=trap_port, on_device_trap=repolled.append
+        )
+        await receiver.start()
+        poller.auth_failure_at = receiver.last_auth_failure  # as the component wires them
+        try:
+            await poller.poll_all()
+            await asyncio.sleep(0.2)  # let a late trap in, had a poll provoked one
+        finally:
+            await receiver.stop()
+            await poller.stop()
+            client.close()
+
+    kinds = {name: st.last_error_kind for name, st in poller.status.items()}
+    assert kinds == {
+        "good": None,
+        "wrong-community": "bad_community",
+        "closed-port": "unreachable",
+        "v3-wrong-password": "auth_failure",
+        "silent": "timeout",
+    }
+    wrong = state.get(SourceKind.SNMP, "wrong-community")
+    assert wrong is not None and wrong.last_error == "bad_community"
+    message = poller.status["wrong-community"].last_error or ""
+    assert "authenticationFailure trap" in message and "wrong community" in message
+    assert "no answer (device down, or a wrong community)" in (poller.status["silent"].last_error or "")
+    auth_traps = [e for e in events if e.kind == "snmp.authenticationFailure"]
+    assert auth_traps and all(e.labels["address"] == "127.0.0.1" for e in auth_traps)
+    assert repolled == []  # an authenticationFailure trap is no reason to poll (it would feed itself)
+    for st in poller.status.values():
+        text = st.last_error or ""
+        for secret in (COMMUNITY, "not-the-Community-7", V3_AUTH, V3_PRIV, "wrong-Auth-Pass-9"):
+            assert secret not in text

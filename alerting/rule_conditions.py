@@ -7,7 +7,6 @@ rules share.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,6 +28,7 @@ from alerting.rule_config import (
     Selector,
     ThresholdCondition,
 )
+from collector.snmp import counters
 from collector.state import SeriesKey, SourceKind, SourceState, State
 
 AGENT_CLOCK_SKEW = "wardwatch_agent_clock_skew_seconds"  # from the source, not a report (host_metrics)
@@ -256,7 +256,8 @@ def observe(rule: RuleConfig, src: SourceState, ctx: EvalContext, keep: bool) ->
 
 
 def _rate(ctx: EvalContext, src: SourceState, key: SeriesKey, window: float) -> float | None:
-    return counter_rate(ctx.window(src, key), window)
+    # One implementation of counter rates (wraps, restarts, bad readings, link limits): collector.snmp.counters.
+    return counters.source_rate(src, key, window, read=partial(ctx.window, src))
 
 
 def _predict(
@@ -329,19 +330,10 @@ def _last_change(c: ChangeCondition, src: SourceState, key: SeriesKey, t: float)
 
 
 def counter_rate(points: Sequence[tuple[float, float]], window_seconds: float) -> float | None:
-    """Per-second increase over the last ``window_seconds`` of ``points`` (timestamp, value); a value lower
-    than the one before is a counter reset: the counter restarted from zero, so it counts as increase."""
-    if len(points) < 2:
-        return None
-    end = points[-1][0]
-    pts = [p for p in points if p[0] >= end - window_seconds]
-    if len(pts) < 2:
-        return None
-    increase = 0.0
-    for (_, a), (_, b) in itertools.pairwise(pts):
-        increase += b - a if b >= a else b
-    span = pts[-1][0] - pts[0][0]
-    return increase / span if span > 0 else None
+    """Per-second increase over the last ``window_seconds`` of ``points`` (timestamp, value) of a 64-bit
+    counter with no more known about it: ``collector.snmp.counters.rate`` (a drop is a reset, counting again
+    from zero, unless the next reading is back above it; never negative)."""
+    return counters.rate(points, window_seconds=window_seconds)
 
 
 def hours_until(

@@ -40,6 +40,7 @@ from collector.snmp.client import (
     auth_for,
     community_of,
 )
+from collector.snmp.counters import SYS_UPTIME_METRIC, counter_specs
 from collector.snmp.inventory import Device, Inventory
 from collector.snmp.profiles import Profile, Translation, translate
 from collector.snmp.settings import SnmpSettings
@@ -48,7 +49,6 @@ from collector.state import SeriesKey, Snapshot, SourceKind, State, series_key
 log = logging.getLogger("wardwatch.snmp")
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
-SYS_UPTIME_METRIC = "wardwatch_snmp_sys_uptime_seconds"  # declared by the shipped system profile
 ASSET_LABELS = ("site", "room", "rack", "role", "system")
 # The interfaces profile's row labels (ifName, ifAlias, ifDescr columns) that a link trap's event copies.
 INTERFACE_LABELS = ("if_name", "if_alias", "if_descr")
@@ -133,7 +133,7 @@ async def poll_once(client: SnmpClient, target: Target, profiles: Iterable[Profi
         raise SnmpNoSuchName(
             f"{target.name} ({target.where}): none of the profiles' OIDs exist on the device"
         )
-    if isinstance(uptime, int):  # always kept: counters.window_rate() spots restarts with it
+    if isinstance(uptime, int):  # always kept: counters.source_rate() spots restarts with it
         merged.samples[series_key(SYS_UPTIME_METRIC)] = uptime / 100
     return PollResult(
         device=target.name,
@@ -170,6 +170,11 @@ class Poller:
         self.settings = settings
         self.status: dict[str, DeviceStatus] = {d.name: DeviceStatus(d) for d in inventory.devices}
         self._targets = {d.name: make_target(d, settings, inventory) for d in inventory.devices}
+        # each device's counter widths and limits, the payload of its snapshots (the rules' rates read them)
+        self._counters = {
+            d.name: counter_specs(profiles[p] for p in inventory.profiles_of(d) if p in profiles)
+            for d in inventory.devices
+        }
         self._semaphore = asyncio.Semaphore(settings.max_concurrent_polls)
         self._running: set[str] = set()  # devices with a poll in flight
         self._again: set[str] = set()  # ... and a trap since it started: poll once more when it ends
@@ -262,7 +267,10 @@ class Poller:
             status.last_success = self.clock.time()
             status.rows = result.rows
             source.info.update(result.info)
-            self.state.record(source, Snapshot(started_at, self.clock.time(), samples=result.samples))
+            self.state.record(
+                source,
+                Snapshot(started_at, self.clock.time(), samples=result.samples, payload=self._counters[name]),
+            )
 
     def _explain(self, device: Device, err: SnmpError) -> SnmpError:
         """A v2c timeout while the device's address sends authenticationFailure traps is a wrong community

@@ -81,6 +81,9 @@ class Column(_Model):
     sensor: SensorScaling | None = None
     enum: dict[int, str] = {}
     bits: Literal[32, 64] = 64  # counters: width, for wrap handling in counters.rate()
+    # counters: a gauge of the same table (or scalars) holding the most it can grow per second, e.g. the link
+    # speed in bytes/s; a rate interval far above it is not trusted (counters.rate())
+    max_rate: MetricName | None = None
     skip_values: list[float] = []  # sentinels that mean "no reading" (e.g. Huawei temperature 0)
     valid_max: float | None = None  # larger raw values mean "no reading" (2147483646 sentinels)
     labels: dict[LabelName, str] = {}  # constant labels for this column (e.g. direction: in)
@@ -99,7 +102,20 @@ class Column(_Model):
             raise ValueError("label: is for info columns only")
         if self.type == "enum" and not self.enum:
             raise ValueError("an enum column needs enum: {code: name}")
+        if self.max_rate is not None and self.type != "counter":
+            raise ValueError("max_rate: is for counters only")
         return self
+
+
+def _check_max_rates(columns: list[Column], where: str) -> None:
+    """A counter's ``max_rate`` names a gauge among ``columns`` (its table's, or the scalars) without constant
+    labels, so its series carries exactly the row's labels."""
+    gauges = {c.metric for c in columns if c.type == "gauge" and not c.labels}
+    for c in columns:
+        if c.max_rate is not None and c.max_rate not in gauges:
+            raise ValueError(
+                f"{c.metric}: max_rate {c.max_rate} is not a gauge column (without labels:) of {where}"
+            )
 
 
 class Table(_Model):
@@ -109,6 +125,11 @@ class Table(_Model):
     # Label name → column OID whose text labels every row (if_name ← ifName, hr_storage_descr ← hrStorageDescr...).
     lookups: dict[LabelName, Oid] = {}
     columns: list[Column] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _max_rates(self) -> Table:
+        _check_max_rates(self.columns, f"table {self.name}")
+        return self
 
     def walk_oids(self) -> list[str]:
         oids = dict.fromkeys(self.lookups.values())
@@ -135,6 +156,7 @@ class Profile(_Model):
         for c in self.scalars:
             if c.multiply_by or c.sensor:
                 raise ValueError(f"{c.metric}: multiply_by/sensor are for table columns")
+        _check_max_rates(self.scalars, "the scalars")
         return self
 
     def scalar_oids(self) -> list[str]:

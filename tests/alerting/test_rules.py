@@ -599,3 +599,156 @@ def test_event_match_filters_on_event_labels() -> None:
     assert run.at(T0, events=[Ev("linkDown", "sw", {"if_index": "2", "if_descr": "Gi0/2"}, t)]) == [
         (TransitionKind.FIRING, 1.0)
     ]
+
+
+# ---- rates of SNMP counters as the poller records them: widths and link speed from the profile ----------
+
+IF_COLUMNS = {  # interfaces profile columns → what the scripted switch's port 3 answers (attribute or constant)
+    "1.3.6.1.2.1.31.1.1.1.1": "GE1/0/3",  # ifName
+    "1.3.6.1.2.1.31.1.1.1.18": "to ward 3",  # ifAlias
+    "1.3.6.1.2.1.2.2.1.2": "GigabitEthernet1/0/3",  # ifDescr
+    "1.3.6.1.2.1.2.2.1.7": 1,  # ifAdminStatus up
+    "1.3.6.1.2.1.2.2.1.8": 1,  # ifOperStatus up
+    "1.3.6.1.2.1.31.1.1.1.15": 1000,  # ifHighSpeed: 1 Gbit/s
+    "1.3.6.1.2.1.31.1.1.1.6": "in_octets",  # ifHCInOctets (64-bit)
+    "1.3.6.1.2.1.2.2.1.14": "in_errors",  # ifInErrors (32-bit)
+}
+
+
+class ScriptedSwitch:
+    """One port of a switch as the real poller reads it (``interfaces`` profile): the answers are this
+    object's attributes at the time of the poll."""
+
+    def __init__(self) -> None:
+        self.uptime_seconds = 86_400.0
+        self.in_octets = 10**12
+        self.in_errors = 0
+
+    async def get(self, target: Any, oids: Any) -> dict[str, int | str]:
+        return {"1.3.6.1.2.1.1.3.0": int(self.uptime_seconds * 100)}  # sysUpTime, TimeTicks
+
+    async def walk(self, target: Any, columns: Any) -> dict[str, dict[str, int | str]]:
+        out: dict[str, dict[str, int | str]] = {}
+        for oid in columns:
+            value = IF_COLUMNS.get(oid)
+            if value is not None:
+                out[oid] = {"3": getattr(self, value) if value in ("in_octets", "in_errors") else value}
+        return out
+
+
+def _default_rule(name: str) -> RuleConfig:
+    from pathlib import Path
+
+    from alerting.rule_config import load_rules_dir
+
+    (found,) = [r for r in load_rules_dir(Path("deploy/rules")).rules if r.name == name]
+    return found
+
+
+def _rate_probe(metric: str) -> RuleConfig:
+    """Fires for any rate at all, so its state shows the rate the rules see at each evaluation."""
+    return rule(
+        {"type": "rate", "metric": metric, "window": "5m", "op": ">=", "value": 0}, name=f"Probe_{metric}"
+    )
+
+
+async def _poll_and_evaluate(
+    switch: ScriptedSwitch, steps: list[dict[str, float]], *extra: RuleConfig
+) -> tuple[list[tuple[str, TransitionKind, float | None]], dict[str, list[float]]]:
+    """Poll ``switch`` once a minute through the real poller, applying each step's changes first, and evaluate
+    InterfaceInErrors (deploy/rules/network.yaml) and rate probes after every poll. Returns the transitions
+    of the real rules and, per probed metric, the rate seen at each evaluation."""
+    from collector.snmp.inventory import parse_inventory
+    from collector.snmp.poller import Poller
+    from collector.snmp.profiles import load_profiles
+    from collector.snmp.settings import SnmpSettings
+
+    clock = FakeClock(T0)
+    state = State()
+    device = {"name": "core-sw-01", "address": "192.0.2.1", "community": "c", "profiles": ["interfaces"]}
+    poller = Poller(
+        client=switch,  # type: ignore[arg-type]
+        state=state,
+        clock=clock,
+        inventory=parse_inventory({"devices": [device]}, "t"),
+        profiles=load_profiles(),
+        settings=SnmpSettings(),
+    )
+    probed = ["wardwatch_snmp_if_in_errors_total", "wardwatch_snmp_if_in_octets_total"]
+    real = [_default_rule("InterfaceInErrors"), *extra]
+    rules = [*real, *(_rate_probe(m) for m in probed)]
+    states: dict[str, AlertState] = {}
+    transitions: list[tuple[str, TransitionKind, float | None]] = []
+    seen: dict[str, list[float]] = {m: [] for m in probed}
+    for step in steps:
+        for attr, value in step.items():
+            setattr(switch, attr, value)
+        await poller.poll("core-sw-01")
+        assert poller.status["core-sw-01"].up
+        out, states = evaluate(rules, state, clock.now(), states)
+        transitions += [(t.rule.name, t.kind, t.value) for t in out if t.rule in real]
+        for st in states.values():
+            if st.rule.startswith("Probe_") and st.value is not None:
+                seen[st.rule.removeprefix("Probe_")].append(st.value)
+        clock.advance(60)
+        switch.uptime_seconds += 60
+    return transitions, seen
+
+
+def _counting(start: float, per_minute: float, n: int, attr: str = "in_errors") -> list[dict[str, float]]:
+    return [{attr: start + per_minute * i} for i in range(n)]
+
+
+async def test_interface_errors_rate_counts_a_32_bit_wrap_as_a_wrap() -> None:
+    # 180 errors a minute (3/s) on a counter 600 below 2^32: it wraps at the third poll
+    steps = _counting(2**32 - 600, 180, 12)
+    for s in steps:
+        s["in_errors"] %= 2**32
+    transitions, seen = await _poll_and_evaluate(ScriptedSwitch(), steps)
+    assert seen["wardwatch_snmp_if_in_errors_total"] == [pytest.approx(3.0)] * 11  # the wrap too
+    assert transitions == [("InterfaceInErrors", TransitionKind.FIRING, pytest.approx(3.0))]
+
+
+async def test_interface_errors_rate_leaves_out_a_device_restart() -> None:
+    # a quiet port (6 errors a minute); the agent restarts and its counters come back on another base
+    steps = _counting(50_000, 6, 5)
+    steps.append({"uptime_seconds": 30.0, "in_errors": 40_000})
+    steps += _counting(40_006, 6, 8)
+    transitions, seen = await _poll_and_evaluate(ScriptedSwitch(), steps)
+    assert transitions == []  # counted as a reset, the restart was 40,000 errors in a minute: a page
+    assert max(seen["wardwatch_snmp_if_in_errors_total"]) == pytest.approx(0.1)
+
+
+async def test_interface_errors_rate_skips_a_transient_drop_that_recovers() -> None:
+    # 123,456 errors so far, 6 a minute; one poll answers 0, the next is back where the counter is
+    steps = _counting(123_456, 6, 5)
+    steps.append({"in_errors": 0})
+    steps += _counting(123_456 + 6 * 6, 6, 8)
+    transitions, seen = await _poll_and_evaluate(ScriptedSwitch(), steps)
+    assert transitions == []  # as a reset, the recovery was 123,492 errors in a minute: 411/s for 5 minutes
+    # while the 0 is the newest reading it is a reset (a little low, never high); once the next reading is
+    # back above the one before it, the 0 is a bad reading and left out, also after the window has moved past
+    # the reading before it
+    rates = seen["wardwatch_snmp_if_in_errors_total"]
+    assert rates == [pytest.approx(0.1)] * 4 + [pytest.approx(0.08)] + [pytest.approx(0.1)] * 8
+
+
+async def test_an_octet_rate_above_what_the_link_carries_is_not_reported() -> None:
+    # 1 Gbit/s port moving 1 MB/s; two polls answer 0, then the counter is back: counted from zero, that is
+    # 10^12 bytes in a minute (133 Gbit/s), which the link cannot carry
+    steps = _counting(10**12, 60 * 10**6, 5, "in_octets")
+    steps += [{"in_octets": 0}, {"in_octets": 0}]
+    steps += _counting(10**12 + 7 * 60 * 10**6, 60 * 10**6, 6, "in_octets")
+    saturated = rule(
+        {
+            "type": "rate",
+            "metric": "wardwatch_snmp_if_in_octets_total",
+            "window": "5m",
+            "op": ">",
+            "value": 1.25e8,
+        },
+        name="LinkAboveLineRate",
+    )
+    transitions, seen = await _poll_and_evaluate(ScriptedSwitch(), steps, saturated)
+    assert transitions == []
+    assert max(seen["wardwatch_snmp_if_in_octets_total"]) <= 1.25e8

@@ -14,8 +14,11 @@ receiver (aiohttp on 127.0.0.1, in this process), with the collector running as 
     - Prometheus + Alertmanager (Debian's packages): a node_exporter-like exporter in this process that probes the
       same port at scrape time (``bench_port_up``), ``scrape_interval: 1s``, ``evaluation_interval: 1s``, an
       alerting rule with ``for: 0s``, Alertmanager ``group_wait: 0s`` with a webhook receiver -> the same receiver.
-    Each crossing waits a random 0..1 s first, so it falls at a random phase of the agent's cycle, of Prometheus'
-    scrapes and of its rule evaluations (which are fixed by hashing names). The exporter's series carry a ``trial``
+    Each crossing waits a random 0..1 s first, so it falls at a random phase of the agent's cycle and of
+    Prometheus' scrapes. Where a rule group's evaluation falls after the scrape is fixed by hashing its name, and
+    decides much of Prometheus' figure: the same rule sits in 40 groups, and the 10 (``--rule-groups``) whose
+    evaluation offsets are nearest to 0.05, 0.15, ... 0.95 s after the scrape are measured, every crossing, as
+    over many deployments (each group's alert is its own Alertmanager group). The exporter's series carry a ``trial``
     label, so every crossing is a new Alertmanager group (as every crossing is a new wardwatch incident: the port is
     reopened and the incident resolved before the next one; flapping detection is off). Goal: wardwatch's p99 at
     most half of Prometheus + Alertmanager's.
@@ -477,17 +480,44 @@ def _rfc3339(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-async def phases(stack: PromStack, interval: float) -> list[float]:
-    """Each rule group's evaluation offset after the exporter's scrape, in seconds (for the record)."""
+async def phases(stack: PromStack, interval: float) -> dict[int, float]:
+    """Each evaluated rule group's offset after the exporter's scrape, in seconds, by group number."""
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{stack.prom_url}/api/v1/targets") as resp:
             targets = (await resp.json())["data"]["activeTargets"]
         async with session.get(f"{stack.prom_url}/api/v1/rules") as resp:
             groups = (await resp.json())["data"]["groups"]
-    if not targets:
-        return []
+    never = "0001-01-01"  # Prometheus' zero time: not scraped / evaluated yet
+    if not targets or targets[0]["lastScrape"].startswith(never):
+        return {}
     scraped = _rfc3339(targets[0]["lastScrape"])
-    return sorted((_rfc3339(g["lastEvaluation"]) - scraped) % interval for g in groups)
+    return {
+        int(g["name"].rsplit("-", 1)[1]): (_rfc3339(g["lastEvaluation"]) - scraped) % interval
+        for g in groups
+        if not g["lastEvaluation"].startswith(never)
+    }
+
+
+async def spread_phases(stack: PromStack, interval: float, wanted: int) -> list[int]:
+    """``wanted`` of the stack's rule groups whose evaluation offsets after the scrape are nearest to
+    (i + 1/2) / wanted of the interval: hashed names bunch up, and where they fall decides Prometheus' figure
+    (an evaluation just after the scrape adds nothing, one just before it adds a whole interval), so the groups
+    measured are spread evenly over the interval, as over many deployments."""
+    deadline = time.monotonic() + 3 * interval + 30
+    while len(offsets := await phases(stack, interval)) < stack.groups:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"Prometheus evaluated {len(offsets)} of {stack.groups} rule groups")
+        await asyncio.sleep(min(1.0, interval / 4))
+    chosen: list[int] = []
+    for i in range(wanted):
+        target = (i + 0.5) * interval / wanted
+
+        def distance(k: int, target: float = target) -> float:
+            d = abs(offsets[k] - target)
+            return min(d, interval - d)
+
+        chosen.append(min((k for k in offsets if k not in chosen), key=distance))
+    return chosen
 
 
 def stop_prometheus_stack(s: Setup, stack: PromStack) -> None:
@@ -601,7 +631,7 @@ def wardwatch_pipeline(name: str, host: str) -> Pipeline:
     )
 
 
-def alertmanager_pipelines(stack: PromStack) -> list[Pipeline]:
+def alertmanager_pipelines(stack: PromStack, groups: list[int]) -> list[Pipeline]:
     def pipeline(k: int) -> Pipeline:
         def pred(trial: int) -> Predicate:
             return page_for(
@@ -616,7 +646,7 @@ def alertmanager_pipelines(stack: PromStack) -> list[Pipeline]:
 
         return Pipeline(f"prometheus+am[{k}]", pred)
 
-    return [pipeline(k) for k in range(stack.groups)]
+    return [pipeline(k) for k in groups]
 
 
 async def crossings(
@@ -743,16 +773,18 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     "group_interval": "1m",
                     "repeat_interval": "1h",
                 },
-                groups=args.rule_groups,
+                groups=4 * args.rule_groups,
             )
-            pipelines = [wardwatch_pipeline("wardwatch", FAST), *alertmanager_pipelines(stack)]
+            chosen = await spread_phases(stack, 1.0, args.rule_groups)
+            pipelines = [wardwatch_pipeline("wardwatch", FAST), *alertmanager_pipelines(stack, chosen)]
             await asyncio.sleep(3)  # the agent's first reports, a few scrapes of the open port
             await crossings(
                 s, store, pipelines, {FAST},
                 samples=args.crossings, time_limit=args.time_limit, jitter=1.0, per_sample_timeout=30, label="(b)",
             )  # fmt: skip
             results["crossing"] = pipelines
-            results["crossing_phases"] = await phases(stack, 1.0)
+            offsets = await phases(stack, 1.0)
+            results["crossing_phases"] = sorted(offsets[k] for k in chosen)
             stop_prometheus_stack(s, stack)
             procs.stop(f"agent-{FAST}")
         if "defaults" in args.parts:
@@ -760,14 +792,15 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             interval = float(AgentSettings.model_fields["interval_seconds"].default)
             await start_agent(s, DEFAULT, None)
             stack = await start_prometheus_stack(
-                s, "defaults", scrape=scrape, evaluation=evaluation, route=route, groups=args.rule_groups
+                s, "defaults", scrape=scrape, evaluation=evaluation, route=route, groups=4 * args.rule_groups
             )
+            chosen = await spread_phases(stack, seconds(evaluation), args.rule_groups)
             print(
                 f"(defaults) Prometheus scrape {scrape}, evaluation {evaluation}; Alertmanager {route}; "
                 f"wardwatch agent every {interval:g} s",
                 flush=True,
             )
-            pipelines = [wardwatch_pipeline("wardwatch", DEFAULT), *alertmanager_pipelines(stack)]
+            pipelines = [wardwatch_pipeline("wardwatch", DEFAULT), *alertmanager_pipelines(stack, chosen)]
             jitter = max(interval, seconds(scrape), seconds(evaluation))
             budget = jitter + seconds(scrape) + seconds(evaluation) + seconds(route["group_wait"]) + 30
             await asyncio.sleep(interval + 2)
@@ -777,7 +810,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 per_sample_timeout=budget, label="(defaults)",
             )  # fmt: skip
             results["defaults"] = pipelines
-            results["defaults_phases"] = await phases(stack, seconds(evaluation))
+            offsets = await phases(stack, seconds(evaluation))
+            results["defaults_phases"] = sorted(offsets[k] for k in chosen)
             results["defaults_config"] = (scrape, evaluation, route, interval)
     finally:
         receiver.forget()
@@ -849,7 +883,10 @@ def main() -> int:
     parser.add_argument("--only-defaults", action="store_true", help="only the out-of-the-box settings")
     parser.add_argument("--defaults-samples", type=int, default=5)
     parser.add_argument(
-        "--rule-groups", type=int, default=10, help="Prometheus rule groups (evaluation phases)"
+        "--rule-groups",
+        type=int,
+        default=10,
+        help="Prometheus evaluation phases measured (of 4x as many groups)",
     )
     parser.add_argument("--defaults-time-limit", type=float, default=600)
     parser.add_argument("--store", help="PostgreSQL DSN (default: SQLite); a throwaway schema, dropped")

@@ -8,7 +8,8 @@ database.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +19,9 @@ from prometheus_client.registry import Collector
 
 from alerting.incidents import OPEN_STATUSES
 from alerting.model import Category, Incident, Severity
-from alerting.store import IncidentStore, IncidentTimes
+from alerting.store import IncidentGroup, IncidentStore, IncidentTimes
+
+log = logging.getLogger(__name__)
 
 INCIDENTS_OPEN = "wardwatch_incidents_open"
 INCIDENTS_OPENED_TOTAL = "wardwatch_incidents_opened_total"
@@ -29,6 +32,12 @@ INCIDENT_OPEN_INFO = "wardwatch_incident_open_info"
 # open incidents exposed as one series each (the wall's "newest incidents"), newest first: bounded cardinality
 NEWEST_OPEN = 50
 TITLE_MAX = 100  # characters of a title in a label
+# (site, system) pairs an incident family has series for: bounded whatever labels incidents bring (a manual
+# report's free-text system, an Alertmanager alert's labels); the pairs after these are exposed as OVERFLOW
+MAX_PLACES = 100
+OVERFLOW = "(other)"
+Place = tuple[str, str]  # an incident's site and system labels, "" when it has none
+NOWHERE: Place = ("", "")
 
 
 class RunnerMetrics:
@@ -65,21 +74,74 @@ class RunnerMetrics:
         )
 
 
-class OpenIncidentsCollector(Collector):
-    """``wardwatch_incidents_open{severity,category}`` from the counts the runner last read (no I/O here)."""
+class _Places:
+    """The (site, system) pairs one collector exposes series for, in the order first seen: ``NOWHERE``
+    (incidents without a site or system) from the start, then each pair an incident showed, never forgotten
+    while the process runs (a pair that goes quiet shows 0, it does not vanish). After ``limit`` pairs, new
+    ones are folded into (``OVERFLOW``, ``OVERFLOW``) and a warning is logged once."""
 
-    def __init__(self) -> None:
-        self.counts: dict[tuple[Severity, Category], int] = {}
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.known: dict[Place, None] = {NOWHERE: None}  # a dict: ordered
+        self._warned = False
+
+    def place(self, site: str, system: str) -> Place:
+        """Where to count an incident with these labels (registering the pair if it is new)."""
+        place = (site, system)
+        if place in self.known:
+            return place
+        if len(self.known) >= self.limit:
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "more than %d (site, system) pairs on incidents: the metrics count the others under "
+                    "site=system=%r (first one folded: site=%r, system=%r)",
+                    self.limit,
+                    OVERFLOW,
+                    site,
+                    system,
+                )
+            place = (OVERFLOW, OVERFLOW)
+        self.known[place] = None
+        return place
+
+    def __iter__(self) -> Iterator[Place]:
+        return iter(list(self.known))
+
+
+class OpenIncidentsCollector(Collector):
+    """``wardwatch_incidents_open{site,system,severity,category}`` from the counts the runner last read (no I/O
+    here): every severity and category of every known (site, system) pair, 0 where there are none."""
+
+    def __init__(self, *, max_places: int = MAX_PLACES) -> None:
+        self.places = _Places(max_places)
+        self._counts: dict[tuple[Place, Severity, Category], int] = {}
+
+    @property
+    def counts(self) -> dict[tuple[Place, Severity, Category], int]:
+        return self._counts
+
+    @counts.setter
+    def counts(self, groups: Mapping[IncidentGroup, int]) -> None:
+        """``store.count_open_by()``'s answer."""
+        counts: dict[tuple[Place, Severity, Category], int] = {}
+        for g, n in groups.items():
+            k = (self.places.place(g.site, g.system), g.severity, g.category)
+            counts[k] = counts.get(k, 0) + n
+        self._counts = counts
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         family = GaugeMetricFamily(
             INCIDENTS_OPEN,
-            "Unresolved incidents, by severity and category.",
-            labels=["severity", "category"],
+            "Unresolved incidents, by site, system, severity and category.",
+            labels=["site", "system", "severity", "category"],
         )
-        for severity in Severity:
-            for category in Category:
-                family.add_metric([severity.value, category.value], self.counts.get((severity, category), 0))
+        counts = self._counts
+        for place in self.places:
+            for severity in Severity:
+                for category in Category:
+                    n = counts.get((place, severity, category), 0)
+                    family.add_metric([*place, severity.value, category.value], n)
         yield family
 
 
@@ -96,13 +158,16 @@ class IncidentStatsCollector(Collector):
     """Incidents opened, acknowledged and resolved, counted from what the store shows, and the newest open
     incidents as one series each.
 
-    - ``wardwatch_incidents_opened_total{severity,category}`` / ``wardwatch_incidents_resolved_total{...}``:
-      counters;
-    - ``wardwatch_incident_acknowledge_seconds{severity}`` / ``wardwatch_incident_resolve_seconds{severity}``:
-      summaries (``_sum``, ``_count``) of the time from opening to acknowledgement / resolution, so
-      ``increase(_sum[r]) / increase(_count[r])`` is the MTTA / MTTR over ``r``;
-    - ``wardwatch_incident_open_info{number,severity,category,status,title,asset}`` = the opened time (Unix
-      seconds) of the ``NEWEST_OPEN`` most recently opened unresolved incidents.
+    - ``wardwatch_incidents_opened_total{site,system,severity,category}`` /
+      ``wardwatch_incidents_resolved_total{...}``: counters;
+    - ``wardwatch_incident_acknowledge_seconds{site,system,severity}`` /
+      ``wardwatch_incident_resolve_seconds{...}``: summaries (``_sum``, ``_count``) of the time from opening to
+      acknowledgement / resolution, so ``increase(_sum[r]) / increase(_count[r])`` is the MTTA / MTTR over ``r``;
+    - ``wardwatch_incident_open_info{number,severity,category,status,title,asset,site,system}`` = the opened
+      time (Unix seconds) of the ``NEWEST_OPEN`` most recently opened unresolved incidents.
+
+    ``site`` and ``system`` are the incident's labels ("" when it has none, which Prometheus stores as no
+    label); the counters and summaries have series for every (site, system) pair seen (``_Places``).
 
     Counting: each ``refresh`` reads the incidents that may have changed (``store.incident_activity``: the
     unresolved ones, those opened within ``margin`` before the previous read, and those this collector saw
@@ -111,20 +176,30 @@ class IncidentStatsCollector(Collector):
     is the baseline: what happened before the collector started is not counted (the counters start at 0, an
     ordinary counter reset to Prometheus). Rows deleted behind the store's back (a retention purge) are
     simply no longer read, so nothing ever goes down. ``margin`` covers an opening committed a little after
-    the time it carries (a slow transaction, another collector's clock)."""
+    the time it carries (a slow transaction, another collector's clock).
 
-    def __init__(self, *, newest: int = NEWEST_OPEN, margin: timedelta = timedelta(minutes=10)) -> None:
+    A (site, system) pair seen for the first time is exposed at 0 by the first scrape after it appeared and
+    with its counts from the next one on, so Prometheus has the 0 that ``increase()`` needs to count the
+    incident that brought the pair (a series born at 1 would not be counted)."""
+
+    def __init__(
+        self,
+        *,
+        newest: int = NEWEST_OPEN,
+        margin: timedelta = timedelta(minutes=10),
+        max_places: int = MAX_PLACES,
+    ) -> None:
         self.newest_limit = newest
         self.margin = margin
         self.newest: list[Incident] = []
+        self.places = _Places(max_places)
+        self._shown: set[Place] = set()  # pairs a scrape has seen (at 0)
         self._seen: dict[str, _Seen] = {}  # unresolved ones, and those resolved that a read may still return
         self._last_read: datetime | None = None
-        pairs = [(sev, cat) for sev in Severity for cat in Category]
-        # every series exists from the start at 0, so Prometheus sees the first incident as an increase
-        self.opened = dict.fromkeys(pairs, 0)
-        self.resolved = dict.fromkeys(pairs, 0)
-        self.acknowledge = {sev: [0.0, 0.0] for sev in Severity}  # count, sum of seconds
-        self.resolve = {sev: [0.0, 0.0] for sev in Severity}
+        self.opened: dict[tuple[Place, Severity, Category], int] = {}  # absent = 0
+        self.resolved: dict[tuple[Place, Severity, Category], int] = {}
+        self.acknowledge: dict[tuple[Place, Severity], list[float]] = {}  # count, sum of seconds
+        self.resolve: dict[tuple[Place, Severity], list[float]] = {}
         self._lock = asyncio.Lock()
 
     async def refresh(self, store: IncidentStore, now: datetime) -> None:
@@ -142,14 +217,15 @@ class IncidentStatsCollector(Collector):
         counting = self._last_read is not None
         seen: dict[str, _Seen] = {}
         for r in rows:
+            place = self.places.place(r.site, r.system)
             before = self._seen.get(r.id)
             if counting and before is None:
-                self.opened[(r.severity, r.category)] += 1
+                _inc(self.opened, (place, r.severity, r.category))
             if counting and r.acknowledged_at is not None and not (before and before.acknowledged):
-                _add(self.acknowledge[r.severity], r.acknowledged_at - r.opened_at)
+                _add(self.acknowledge, (place, r.severity), r.acknowledged_at - r.opened_at)
             if counting and r.resolved_at is not None and not (before and before.resolved):
-                self.resolved[(r.severity, r.category)] += 1
-                _add(self.resolve[r.severity], r.resolved_at - r.opened_at)
+                _inc(self.resolved, (place, r.severity, r.category))
+                _add(self.resolve, (place, r.severity), r.resolved_at - r.opened_at)
             seen[r.id] = _Seen(r.opened_at, r.acknowledged_at is not None, r.resolved_at is not None)
         # the next read asks for openings since (now - margin): a resolved incident opened before that is not
         # returned again and can be forgotten; one not returned at all was deleted
@@ -158,44 +234,53 @@ class IncidentStatsCollector(Collector):
         self._last_read = now
 
     def collect(self) -> Iterable[Metric]:
-        labels = ["severity", "category"]
+        places = list(self.places)
+        shown = self._shown
+        labels = ["site", "system", "severity", "category"]
         opened = CounterMetricFamily(
             INCIDENTS_OPENED_TOTAL,
-            "Incidents opened, by severity and category (counted from the store).",
+            "Incidents opened, by site, system, severity and category (counted from the store).",
             labels=labels,
         )
         resolved = CounterMetricFamily(
             INCIDENTS_RESOLVED_TOTAL,
-            "Incidents resolved, by severity and category (counted from the store).",
+            "Incidents resolved, by site, system, severity and category (counted from the store).",
             labels=labels,
         )
-        for (sev, cat), n in self.opened.items():
-            opened.add_metric([sev.value, cat.value], n)
-        for (sev, cat), n in self.resolved.items():
-            resolved.add_metric([sev.value, cat.value], n)
-        yield opened
-        yield resolved
         ack = SummaryMetricFamily(
             ACKNOWLEDGE_SECONDS,
-            "Time from opening to acknowledgement of the incidents acknowledged, by severity.",
-            labels=["severity"],
+            "Time from opening to acknowledgement of the incidents acknowledged, by site, system and severity.",
+            labels=["site", "system", "severity"],
         )
         res = SummaryMetricFamily(
             RESOLVE_SECONDS,
-            "Time from opening to resolution of the incidents resolved (by people or by the rules), by severity.",
-            labels=["severity"],
+            "Time from opening to resolution of the incidents resolved (by people or by the rules), by site, "
+            "system and severity.",
+            labels=["site", "system", "severity"],
         )
-        for sev, (count, total) in self.acknowledge.items():
-            ack.add_metric([sev.value], count_value=count, sum_value=total)
-        for sev, (count, total) in self.resolve.items():
-            res.add_metric([sev.value], count_value=count, sum_value=total)
+        for place in places:
+            counted = place in shown  # a new pair: its first scrape shows 0 (see the class docstring)
+            for sev in Severity:
+                for cat in Category:
+                    k = (place, sev, cat)
+                    opened.add_metric([*place, sev.value, cat.value], self.opened.get(k, 0) if counted else 0)
+                    resolved.add_metric(
+                        [*place, sev.value, cat.value], self.resolved.get(k, 0) if counted else 0
+                    )
+                a_count, a_sum = self.acknowledge.get((place, sev), (0.0, 0.0)) if counted else (0.0, 0.0)
+                r_count, r_sum = self.resolve.get((place, sev), (0.0, 0.0)) if counted else (0.0, 0.0)
+                ack.add_metric([*place, sev.value], count_value=a_count, sum_value=a_sum)
+                res.add_metric([*place, sev.value], count_value=r_count, sum_value=r_sum)
+        shown.update(places)
+        yield opened
+        yield resolved
         yield ack
         yield res
         info = GaugeMetricFamily(
             INCIDENT_OPEN_INFO,
             f"The {self.newest_limit} most recently opened unresolved incidents; the value is the opened time "
             "(Unix seconds).",
-            labels=["number", "severity", "category", "status", "title", "asset"],
+            labels=["number", "severity", "category", "status", "title", "asset", "site", "system"],
         )
         for inc in self.newest:
             info.add_metric(
@@ -206,13 +291,22 @@ class IncidentStatsCollector(Collector):
                     inc.status.value,
                     _clip(inc.title),
                     _clip(", ".join(inc.assets)),
+                    _clip(inc.labels.get("site", "")),
+                    _clip(inc.labels.get("system", "")),
                 ],
                 inc.opened_at.timestamp(),
             )
         yield info
 
 
-def _add(pair: list[float], elapsed: timedelta) -> None:
+def _inc(counts: dict[tuple[Place, Severity, Category], int], key: tuple[Place, Severity, Category]) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+def _add(
+    summaries: dict[tuple[Place, Severity], list[float]], key: tuple[Place, Severity], elapsed: timedelta
+) -> None:
+    pair = summaries.setdefault(key, [0.0, 0.0])
     pair[0] += 1
     pair[1] += max(0.0, elapsed.total_seconds())  # never negative, whatever two collectors' clocks say
 

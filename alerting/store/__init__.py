@@ -17,10 +17,11 @@ from alerting.store.errors import (
     StoreError,
     VersionConflict,
 )
-from alerting.store.protocol import IncidentStore, IncidentTimes
+from alerting.store.protocol import IncidentGroup, IncidentStore, IncidentTimes
 
 __all__ = [
     "ClaimLost",
+    "IncidentGroup",
     "IncidentNotFound",
     "IncidentStore",
     "IncidentTimes",

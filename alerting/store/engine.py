@@ -2,7 +2,8 @@
 
 An ``Engine`` hands out transactions; a ``Tx`` runs SQL written with PostgreSQL's ``$1`` placeholders (the
 SQLite engine rewrites them to ``?1``) and returns rows addressable by column name. Clauses that only one engine
-has are spelled as attributes (``for_update``, ``skip_locked``, ``lock_audit``) that the other leaves empty.
+has are spelled as attributes (``for_update``, ``skip_locked``, ``lock_audit``) that the other leaves empty, and
+expressions the two spell differently as format strings (``json_text``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class Engine(Protocol):
     for_update: str  # "FOR UPDATE" or ""
     skip_locked: str  # "FOR UPDATE SKIP LOCKED" or ""
     lock_audit: str | None  # a statement that serializes audit appends, or None when transactions already do
+    # the text of one key of a JSON object column, NULL when absent: json_text.format(column=..., key=...)
+    # (key: a fixed identifier written in the code, never a value from outside)
+    json_text: str
 
     def transaction(self) -> AbstractAsyncContextManager[Tx]:
         """A write transaction: committed on normal exit, rolled back on an exception."""

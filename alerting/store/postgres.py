@@ -75,6 +75,7 @@ class PostgresEngine:
     skip_locked = "FOR UPDATE SKIP LOCKED"
     # SHARE ROW EXCLUSIVE conflicts with itself: audit appends take turns, readers are not blocked.
     lock_audit: str | None = "LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"
+    json_text = "({column} ->> '{key}')"
 
     def __init__(self, pool: asyncpg.Pool, where: str, schema: str) -> None:
         self._pool = pool

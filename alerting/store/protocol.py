@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 from alerting.model import (
     Action,
@@ -27,7 +27,8 @@ from alerting.model import (
 
 @dataclass(frozen=True)
 class IncidentTimes:
-    """The few columns of an incident that the collector's incident counters need (no JSON, no text)."""
+    """The few columns of an incident that the collector's incident counters need (no text but the incident's
+    ``site`` and ``system`` labels, "" when it has none)."""
 
     id: str
     severity: Severity
@@ -35,6 +36,18 @@ class IncidentTimes:
     opened_at: datetime
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
+    site: str = ""
+    system: str = ""
+
+
+class IncidentGroup(NamedTuple):
+    """One group of ``count_open_by``: the incidents' ``site`` and ``system`` labels ("" when they have none),
+    severity and category."""
+
+    site: str
+    system: str
+    severity: Severity
+    category: Category
 
 
 class IncidentStore(Protocol):
@@ -100,8 +113,9 @@ class IncidentStore(Protocol):
         """The incidents with these ids (unknown ids are left out), in no particular order."""
         ...
 
-    async def count_open_by(self) -> dict[tuple[Severity, Category], int]:
-        """Unresolved incidents per (severity, category), for ``wardwatch_incidents_open``."""
+    async def count_open_by(self) -> dict[IncidentGroup, int]:
+        """Unresolved incidents per (site, system, severity, category), for ``wardwatch_incidents_open``; only
+        the groups that have some."""
         ...
 
     async def incident_activity(

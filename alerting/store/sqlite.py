@@ -60,6 +60,7 @@ class SqliteEngine:
     for_update = ""
     skip_locked = ""
     lock_audit: str | None = None  # BEGIN IMMEDIATE already serializes every writer
+    json_text = "json_extract({column}, '$.\"{key}\"')"  # not ->>: SQLite before 3.38 lacks it
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db

@@ -41,7 +41,7 @@ from alerting.store.engine import Engine, Row, Tx, decode_json, decode_time, dec
 from alerting.store.errors import IncidentNotFound, StoreError, VersionConflict
 from alerting.store.maintenance import MaintenanceMixin
 from alerting.store.outbox import OutboxMixin
-from alerting.store.protocol import IncidentTimes
+from alerting.store.protocol import IncidentGroup, IncidentTimes
 from alerting.store.rows import incident_from_row as _incident
 from alerting.store.timeline import append_timeline
 from alerting.store.transitions import AUDITED_KINDS, NewEntry, apply_actions, incident_number, require_utc
@@ -398,20 +398,34 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
                 found.extend(_incident(r) for r in rows)
         return found
 
-    async def count_open_by(self) -> dict[tuple[Severity, Category], int]:
+    def _place_columns(self) -> str:
+        """The incident's ``site`` and ``system`` labels as columns of those names ("" when it has none)."""
+        text = self._engine.json_text
+        site = text.format(column="labels", key="site")
+        system = text.format(column="labels", key="system")
+        return f"COALESCE({site}, '') AS site, COALESCE({system}, '') AS system"
+
+    async def count_open_by(self) -> dict[IncidentGroup, int]:
         async with self._engine.read() as tx:
             rows = await tx.fetch(
-                "SELECT severity, category, COUNT(*) AS n FROM incidents WHERE status <> 'resolved' "
-                "GROUP BY severity, category"
+                f"SELECT {self._place_columns()}, severity, category, COUNT(*) AS n FROM incidents "
+                "WHERE status <> 'resolved' GROUP BY site, system, severity, category"
             )
-        return {(Severity(r["severity"]), Category(r["category"])): int(r["n"]) for r in rows}
+        groups: dict[IncidentGroup, int] = {}
+        for r in rows:
+            group = IncidentGroup(r["site"], r["system"], Severity(r["severity"]), Category(r["category"]))
+            groups[group] = int(r["n"])
+        return groups
 
     async def incident_activity(
         self, *, opened_since: datetime, ids: Iterable[str] = ()
     ) -> builtins.list[IncidentTimes]:
         since = require_utc(opened_since, "opened_since")
         wanted = builtins.list(dict.fromkeys(ids))
-        cols = "SELECT id, severity, category, opened_at, acknowledged_at, resolved_at FROM incidents"
+        cols = (
+            f"SELECT id, severity, category, opened_at, acknowledged_at, resolved_at, {self._place_columns()} "
+            "FROM incidents"
+        )
         rows: builtins.list[Row] = []
         async with self._engine.read() as tx:
             # three indexed lookups (the partial index of unresolved incidents, opened_at, the primary key);
@@ -431,6 +445,8 @@ class SqlIncidentStore(MaintenanceMixin, OutboxMixin):
                 opened_at=decode_time(r["opened_at"]),
                 acknowledged_at=decode_time_or_none(r["acknowledged_at"]),
                 resolved_at=decode_time_or_none(r["resolved_at"]),
+                site=r["site"],
+                system=r["system"],
             )
             # the statements may see different moments (PostgreSQL, READ COMMITTED): keep the furthest along
             if _progress(times) >= _progress(found.get(times.id)):

@@ -101,7 +101,7 @@ async def test_a_report_crossing_a_default_rule_opens_one_incident_and_recovery_
     }
     assert inc.plan_url == "https://wiki.hospital.local/it/emergency-plans/system-failure"
     assert inc.opened_at == datetime.fromtimestamp(START.timestamp() + 300, UTC)
-    labels = 'severity="major",category="system_failure"'
+    labels = 'site="main",system="HIS",severity="major",category="system_failure"'
     assert await metric(client, "wardwatch_incidents_open", labels) == 1.0
     escalation = app[ESCALATION].loop
     assert escalation is not None

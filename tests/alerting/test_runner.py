@@ -314,10 +314,13 @@ async def test_metrics_count_open_incidents_and_evaluations(store: IncidentStore
     runner = make_runner(store, state, clock, [fs_rule()], registry=registry)
     await runner.refresh_open_counts()
     labels = {"severity": "major", "category": "system_failure"}
-    assert registry.get_sample_value("wardwatch_incidents_open", labels) == 0
+    nowhere = {"site": "", "system": ""}  # incidents without a site or system: there from the start
+    assert registry.get_sample_value("wardwatch_incidents_open", {**nowhere, **labels}) == 0
     observe(state, src, clock.now(), {key(FS, **FS_LABELS): 0.95})
     await runner.run_once()
-    assert registry.get_sample_value("wardwatch_incidents_open", labels) == 1
+    his = {"site": "main", "system": "HIS"}  # the source's asset labels, on its incident
+    assert registry.get_sample_value("wardwatch_incidents_open", {**his, **labels}) == 1
+    assert registry.get_sample_value("wardwatch_incidents_open", {**nowhere, **labels}) == 0
     assert registry.get_sample_value("wardwatch_rule_evaluations_total", {"trigger": "tick"}) == 1
     assert registry.get_sample_value("wardwatch_rule_evaluation_duration_seconds_count") == 1
     assert registry.get_sample_value("wardwatch_alert_transitions_total", {"kind": "firing"}) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import sqlite3
@@ -42,6 +43,7 @@ from alerting.model import (
 )
 from alerting.store import (
     ClaimLost,
+    IncidentGroup,
     IncidentNotFound,
     IncidentStore,
     IncidentTimes,
@@ -495,19 +497,39 @@ async def test_naive_times_are_refused(store: IncidentStore) -> None:
         await store.open_or_touch(alert(), datetime(2026, 11, 28, 8, 0))
 
 
-async def test_count_open_by_severity_and_category(store: IncidentStore) -> None:
-    await store.open_or_touch(alert(host="a"), T0)
-    await store.open_or_touch(alert(host="b"), T0)
+def unplaced(a: Alert, **labels: str) -> Alert:
+    """``a`` with only these labels (no site, no system)."""
+    return dataclasses.replace(a, labels=labels, fingerprint=fingerprint_for(a.rule, labels))
+
+
+async def test_count_open_by_site_system_severity_and_category(store: IncidentStore) -> None:
+    await store.open_or_touch(alert(host="a", system="HIS"), T0)
+    await store.open_or_touch(alert(host="b", system="HIS"), T0)
     sw, _ = await store.open_or_touch(
-        alert("link_down", host="sw", severity=Severity.CRITICAL, category=Category.NETWORK_OUTAGE), T0
+        alert(
+            "link_down",
+            host="sw",
+            severity=Severity.CRITICAL,
+            category=Category.NETWORK_OUTAGE,
+            site="东院",
+            system="network",
+        ),
+        T0,
     )
     gone, _ = await store.open_or_touch(alert(host="c", severity=Severity.WARNING), T0)
+    await store.open_or_touch(alert(host="d"), T0)  # a site, no system
+    await store.open_or_touch(unplaced(alert(host="e"), host="e"), T0)  # neither (an event, a report)
+    await store.open_or_touch(unplaced(alert(host="f"), host="f", system="PACS"), T0)
     await store.acknowledge(sw.id, "alice", T0)
     await store.resolve(gone.id, "alice", T0)
 
+    major = (Severity.MAJOR, Category.SYSTEM_FAILURE)
     assert await store.count_open_by() == {
-        (Severity.MAJOR, Category.SYSTEM_FAILURE): 2,
-        (Severity.CRITICAL, Category.NETWORK_OUTAGE): 1,
+        IncidentGroup("main", "HIS", *major): 2,
+        IncidentGroup("东院", "network", Severity.CRITICAL, Category.NETWORK_OUTAGE): 1,
+        IncidentGroup("main", "", *major): 1,
+        IncidentGroup("", "", *major): 1,
+        IncidentGroup("", "PACS", *major): 1,
     }
 
 
@@ -522,12 +544,21 @@ async def test_incident_activity_gives_unresolved_recent_and_named_incidents_onc
     forgotten, _ = await store.open_or_touch(alert(host="forgotten"), T0 - timedelta(days=30))
     await store.resolve(forgotten.id, "alice", T0 - timedelta(days=29))
     still, _ = await store.open_or_touch(
-        alert("link_down", host="sw", severity=Severity.CRITICAL, category=Category.NETWORK_OUTAGE),
+        alert(
+            "link_down",
+            host="sw",
+            severity=Severity.CRITICAL,
+            category=Category.NETWORK_OUTAGE,
+            site="东院",
+            system="network",
+        ),
         T0 - timedelta(days=2),
     )
     await store.acknowledge(still.id, "bob", T0 - timedelta(days=1))
-    # recent: opened and resolved since the caller last looked
-    recent, _ = await store.open_or_touch(alert(host="recent", severity=Severity.WARNING), T0 + minutes(1))
+    # recent: opened and resolved since the caller last looked (an event: no site, no system)
+    recent, _ = await store.open_or_touch(
+        unplaced(alert(host="recent", severity=Severity.WARNING), source="nagios"), T0 + minutes(1)
+    )
     await store.resolve(recent.id, "carol", T0 + minutes(2))
 
     assert await store.incident_activity(opened_since=T0 + minutes(5)) == [
@@ -537,6 +568,8 @@ async def test_incident_activity_gives_unresolved_recent_and_named_incidents_onc
             category=Category.NETWORK_OUTAGE,
             opened_at=T0 - timedelta(days=2),
             acknowledged_at=T0 - timedelta(days=1),
+            site="东院",
+            system="network",
         )
     ]
     found = await store.incident_activity(opened_since=T0, ids=[named.id, still.id, "no-such-id", named.id])
@@ -548,6 +581,7 @@ async def test_incident_activity_gives_unresolved_recent_and_named_incidents_onc
             opened_at=T0 - timedelta(days=30) + 7 * us,
             acknowledged_at=T0 - timedelta(days=30) + minutes(3) + 9 * us,
             resolved_at=T0 - timedelta(days=29),
+            site="main",
         ),
         IncidentTimes(
             id=still.id,
@@ -555,6 +589,8 @@ async def test_incident_activity_gives_unresolved_recent_and_named_incidents_onc
             category=Category.NETWORK_OUTAGE,
             opened_at=T0 - timedelta(days=2),
             acknowledged_at=T0 - timedelta(days=1),
+            site="东院",
+            system="network",
         ),
         IncidentTimes(
             id=recent.id,

@@ -4,6 +4,10 @@ No scrolling (everything fits 24 × 27 grid units, a 1080p screen in kiosk mode)
 thresholds: assets down per system and per site, open incidents by severity and by category, who is on duty
 now per team, hosts and devices in trouble and why, the newest open incidents. Asset queries go through the
 recording rules in deploy/prometheus/rules/.
+
+The ``site`` and ``system`` variables (``&var-site=main-campus``) filter the asset tiles and the incident tiles
+and table alike (incidents carry their asset's site and system; one without them is shown under "All" only);
+"On duty now" is hospital-wide (the roster has no site).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from grafanalib import core as g
 
 from dashboards import metrics as m
-from dashboards.incidents import SEVERITIES
+from dashboards.incidents import SEL_INCIDENT, SEVERITIES, one_collector, open_by, open_with
 from dashboards.panels import (
     AMBER,
     BLUE,
@@ -80,9 +84,10 @@ def build() -> g.Dashboard:
     lay.add(
         stat(
             "Open incidents",
-            [(f'sum by (severity) ({m.INCIDENTS_OPEN}{{severity="{s}"}})', s) for s in SEVERITIES],
+            [(open_with(s), s) for s in SEVERITIES],
             thresholds=SEVERITY_COLOURS,
-            description="Unresolved incidents by severity (critical = P1 ... warning = P4).",
+            description="Unresolved incidents of the selected sites and systems by severity (critical = P1 ... "
+            "warning = P4).",
         ),
         8,
         5,
@@ -90,9 +95,10 @@ def build() -> g.Dashboard:
     lay.add(
         stat(
             "Open incidents by category",
-            [(f"sum by (category) ({m.INCIDENTS_OPEN})", "{{category}}")],
+            [(open_by("category"), "{{category}}")],
             thresholds=SEVERITY_COLOURS,
-            description="Unresolved incidents by the kind of emergency plan they fall under.",
+            description="Unresolved incidents of the selected sites and systems by the kind of emergency plan "
+            "they fall under.",
         ),
         8,
         5,
@@ -106,7 +112,7 @@ def build() -> g.Dashboard:
             colour=None,
             sort_by="Team",
             descending=False,
-            description="Who is on duty now, per team and escalation layer (from the roster).",
+            description="Who is on duty now, per team and escalation layer (from the roster; all sites).",
         ),
         6,
         15,
@@ -132,8 +138,8 @@ def build() -> g.Dashboard:
             "Newest incidents",
             # one collector's series (several may share a store), newest first; the value is the opened
             # time in seconds, Grafana wants milliseconds to show "12 minutes ago"
-            [(f"topk({NEWEST_ROWS}, max without (instance, job) ({m.INCIDENT_OPEN_INFO})) * 1000", "")],
-            hide=("Time", "category"),
+            [(f"topk({NEWEST_ROWS}, {one_collector(m.INCIDENT_OPEN_INFO, SEL_INCIDENT)}) * 1000", "")],
+            hide=("Time", "category", "site", "system"),  # the asset says where; the width is for the title
             rename={
                 "number": "Incident",
                 "severity": "Severity",
@@ -147,7 +153,8 @@ def build() -> g.Dashboard:
             mappings=[SEVERITY_TEXT],
             colour="severity",
             sort_by="Opened",
-            description=f"The {NEWEST_ROWS} most recently opened unresolved incidents (open or acknowledged).",
+            description=f"The {NEWEST_ROWS} most recently opened unresolved incidents (open or acknowledged) of "
+            "the selected sites and systems.",
         ),
         10,
         15,

@@ -27,6 +27,10 @@ pytestmark = pytest.mark.slow
 
 # where (dashboard uid / panel title / refId, or "rule <name>") -> why it has no data in this test
 PENDING: dict[str, str] = {}
+# The rule's incident (PortDown on the real agent) carries the agent's site and system; the events-API incident
+# (critical, network_outage) has none. main-campus has assets (the SNMP devices) but no incident.
+INCIDENT_SITE, INCIDENT_SYSTEM = "main", "EMR"
+QUIET_SITE = "main-campus"
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +76,8 @@ def _settled(prom: Prometheus) -> None:
         'count_over_time(wardwatch_pages_total{person="he-ping", result="failed"}[1m]) > 1',
         'wardwatch_incident_acknowledge_seconds_count{severity="critical"} > 0',
         'wardwatch_incidents_resolved_total{severity="critical", category="network_outage"} > 0',
+        # the rule's incident under its asset's site and system, a pair new since start-up: counted
+        f'increase(wardwatch_incidents_opened_total{{site="{INCIDENT_SITE}", system="{INCIDENT_SYSTEM}"}}[1h]) > 0',
     ):
         prom.wait_for(sentinel, timeout=20)
 
@@ -145,3 +151,42 @@ def test_every_recording_rule_is_used_by_a_dashboard_or_another_rule():
         r["record"] for r in recording_rules() if not any(r["record"] in e for e in exprs if e != r["expr"])
     ]
     assert unused == []
+
+
+def _at(prom: Prometheus, where: str, site: str, system: str = ".*") -> dict[str, float]:
+    """The panel query ``where`` with these variable values: legend-less values by their labels' text."""
+    (q,) = [q for q in panel_queries() if q.where == where]
+    expr = Query(where, q.expr.replace("$site", site).replace("$system", system)).promql()
+    return {
+        ",".join(f"{k}={v}" for k, v in sorted(s["metric"].items())): float(s["value"][1])
+        for s in prom.query(expr)
+    }
+
+
+def test_incident_panels_follow_the_site_and_system_variables(prom: Prometheus):
+    """With a site chosen, the wall's incident tiles, its newest incidents and the incidents dashboard show that
+    site's incidents; "All" (.*) also shows the incident that has no site."""
+    _settled(prom)
+    tile = "wardwatch-wall / Open incidents / {}"  # A..D: critical, major, minor, warning
+    assert _at(prom, tile.format("B"), INCIDENT_SITE, INCIDENT_SYSTEM)[""] >= 1  # the rule's major incident
+    assert _at(prom, tile.format("B"), INCIDENT_SITE, "HIS") == {"": 0}  # the same site, another system
+    for ref in "ABCD":  # a site without incidents: every tile at 0 (green), not "No data"
+        assert _at(prom, tile.format(ref), QUIET_SITE) == {"": 0}, ref
+    by_category = _at(prom, "wardwatch-wall / Open incidents by category / A", QUIET_SITE)
+    assert len(by_category) == 5 and set(by_category.values()) == {0}
+
+    newest = "wardwatch-wall / Newest incidents / A"
+    assert _at(prom, newest, QUIET_SITE) == {}
+    rows = _at(prom, newest, INCIDENT_SITE, INCIDENT_SYSTEM)
+    here = (f"site={INCIDENT_SITE},", f"system={INCIDENT_SYSTEM},")
+    assert rows and all(all(h in r for h in here) for r in rows), rows
+
+    opened = "wardwatch-incidents / Opened in the time range / A"
+    everywhere, at_site = _at(prom, opened, ".*"), _at(prom, opened, INCIDENT_SITE)
+    assert everywhere["severity=critical"] > 0  # the events-API incident, without a site: under "All" only
+    assert at_site["severity=critical"] == 0 and at_site["severity=major"] > 0
+    mttr = (
+        "wardwatch-incidents / MTTR (time range) / A"  # the summaries follow too: only "All" has one resolved
+    )
+    assert "severity=critical" in _at(prom, mttr, ".*")
+    assert "severity=critical" not in _at(prom, mttr, INCIDENT_SITE)

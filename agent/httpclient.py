@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from agent.redact import redact_url
+
 MAX_HEADER_LINE = 16 * 1024  # bytes per status or header line
 MAX_HEADERS = 128
 DRAIN_LIMIT = 64 * 1024  # past what the caller keeps, read at most this much more to reuse the connection
@@ -48,7 +50,7 @@ class Origin:
     def parse(cls, url: str) -> Origin:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected an http:// or https:// URL with a host, got {url!r}")
+            raise ValueError(f"expected an http:// or https:// URL with a host, got {redact_url(url)!r}")
         port = parts.port or (443 if parts.scheme == "https" else 80)  # ValueError if not a number
         target = parts.path or "/"
         if parts.query:

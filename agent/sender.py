@@ -24,6 +24,7 @@ from agent import __version__
 from agent.backoff import backoff_seconds
 from agent.config import AgentConfig
 from agent.httpclient import Client, ProtocolError
+from agent.redact import redact_url
 from agent.report import Report, to_json_bytes
 from agent.spool import Spool
 
@@ -175,6 +176,7 @@ class Sender:
 
     async def _post(self, base_url: str, body: bytes, seq: int) -> Outcome:
         url = base_url + REPORTS_PATH
+        shown = redact_url(base_url)  # for logs: no user:password@
         try:
             resp = await self._client.request(
                 "POST",
@@ -187,25 +189,25 @@ class Sender:
                 keep=4096,
             )
         except (TimeoutError, OSError, ProtocolError, ValueError) as err:
-            log.warning("collector %s: %s", base_url, _describe(err))
+            log.warning("collector %s: %s", shown, _describe(err))
             return Outcome.FAILED
         status, answer = resp.status, resp.body
         if 200 <= status < 300:
-            log.debug("collector %s took report seq=%d", base_url, seq)
+            log.debug("collector %s took report seq=%d", shown, seq)
             return Outcome.SENT
         message = _error_message(answer)
         if status in (401, 403):
             log.error(
                 "collector %s refused this agent's token (HTTP %d: %s): check the token in the agent's config",
-                base_url,
+                shown,
                 status,
                 message,
             )
             return Outcome.REJECTED
         if status in PERMANENT_STATUSES:
             log.error(
-                "collector %s rejected report seq=%d (HTTP %d: %s): dropped", base_url, seq, status, message
+                "collector %s rejected report seq=%d (HTTP %d: %s): dropped", shown, seq, status, message
             )
             return Outcome.REJECTED
-        log.warning("collector %s answered HTTP %d (%s): trying elsewhere", base_url, status, message)
+        log.warning("collector %s answered HTTP %d (%s): trying elsewhere", shown, status, message)
         return Outcome.FAILED

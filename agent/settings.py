@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.redact import redact_url
+from agent.report import MAX_NAME
 from agent.wire import AgentInfo
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -101,7 +103,7 @@ class PortCheckConfig(_Section):
 
 class HttpCheckConfig(_Section):
     name: str = Field(min_length=1, max_length=255)
-    url: WireName
+    url: Annotated[str, Field(min_length=1, max_length=2048)]  # reported redacted, in at most 255 characters
     expect_status: Annotated[int, Field(ge=100, le=599)] = 200
     verify_tls: bool = True
     ca_file: FilePath | None = None  # for an internal CA; None: the system's trust store
@@ -111,6 +113,8 @@ class HttpCheckConfig(_Section):
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL")
+        if len(redact_url(value)) > MAX_NAME:  # reports carry it so (no quote here: it may hold a secret)
+            raise ValueError(f"the URL as reported, its secrets redacted, is over {MAX_NAME} characters")
         return value
 
 
@@ -169,7 +173,7 @@ class AgentSettings(BaseSettings):
     def _collector_urls(cls, value: list[str]) -> list[str]:
         for url in value:
             if not url.startswith(("http://", "https://")):
-                raise ValueError(f"collector {url!r}: expected an http:// or https:// base URL")
+                raise ValueError(f"collector {redact_url(url)!r}: expected an http:// or https:// base URL")
         return [url.rstrip("/") for url in value]
 
     @field_validator("log_level")

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from agent.redact import redact_url
 from agent.report import SCHEMA_VERSION  # defined once, there: the running agent does not import this module
 
 ACCEPTED_SCHEMA_VERSIONS = frozenset({SCHEMA_VERSION, SCHEMA_VERSION - 1}) - {0}
@@ -122,7 +123,9 @@ class PortCheck(_Wire):
 
 class HttpCheck(_Wire):
     name: Name
-    url: Name
+    # Agents send it without credentials; one that does not (an older agent) has them removed here, so that
+    # no user:password@ or ?token= value reaches the collector's state, /metrics or rules.
+    url: Annotated[Name, AfterValidator(redact_url)]
     up: bool
     status_code: int | None = None
     duration_seconds: NonNeg | None = None

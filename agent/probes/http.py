@@ -3,6 +3,10 @@
 Each check is one GET on a new connection (``agent.httpclient``, not aiohttp), so the TLS handshake and the
 certificate are seen every time; redirects are not followed (a 301 is the answer to compare with
 ``expect_status``). The certificate's expiry is read from that same connection.
+
+The URL is reported as :func:`agent.redact.redact_url` gives it: a ``user:password@`` (Basic authentication)
+and tokens in the query are used for the request, never reported (the ``url`` becomes a label on the
+collector's ``/metrics``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from agent import __version__
 from agent.config import HttpCheckConfig
 from agent.httpclient import Origin, ProtocolError, connect, exchange
+from agent.redact import redact_url
 from agent.report import without_none
 
 HttpCheck = dict[str, Any]  # wire.HttpCheck
@@ -47,6 +52,7 @@ class HttpProber:
         self._timeout = timeout_seconds
         by_trust: dict[tuple[bool, str | None], ssl.SSLContext] = {}
         self._contexts: dict[str, ssl.SSLContext | None] = {}
+        self._shown = {check.name: redact_url(check.url) for check in checks}  # what reports carry
         for check in checks:
             if not check.url.startswith("https://"):
                 self._contexts[check.name] = None
@@ -79,7 +85,7 @@ class HttpProber:
         except (TimeoutError, OSError, ValueError, ProtocolError) as err:
             if conn is not None:
                 conn.abort()
-            return {"name": check.name, "url": check.url, "up": False, "error": _describe(err)}
+            return {"name": check.name, "url": self._shown[check.name], "up": False, "error": _describe(err)}
         except BaseException:
             if conn is not None:
                 conn.abort()
@@ -92,7 +98,7 @@ class HttpProber:
         status = resp.status
         return without_none(
             name=check.name,
-            url=check.url,
+            url=self._shown[check.name],
             up=status == check.expect_status,
             status_code=status,
             duration_seconds=duration,

@@ -1,6 +1,7 @@
 """Configured checks against real local things: a TCP listener, aiohttp servers (HTTP and HTTPS), a folder."""
 
 import asyncio
+import base64
 import os
 import ssl
 import subprocess
@@ -81,6 +82,39 @@ async def test_http_check_status_and_latency(aiohttp_server) -> None:
     assert portal.tls_cert_expiry_seconds is None
     assert not pacs.up and pacs.status_code == 503 and "expected status 200" in pacs.error
     assert not gone.up and gone.status_code is None and gone.error
+
+
+async def test_http_check_uses_credentials_but_reports_and_errs_without_them(aiohttp_server) -> None:
+    async def health(request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        ok = (
+            auth == "Basic " + base64.b64encode(b"monitor:pw-9f2").decode() and request.query["key"] == "k-77"
+        )
+        return web.Response(text="ok", status=200 if ok else 401)
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    server = await aiohttp_server(app)
+    prober = HttpProber(
+        [
+            HttpCheckConfig(name="emr", url=f"http://monitor:pw-9f2@127.0.0.1:{server.port}/health?key=k-77"),
+            HttpCheckConfig(
+                name="gone", url=f"http://monitor:pw-9f2@127.0.0.1:{free_port()}/health?key=k-77"
+            ),
+            HttpCheckConfig(name="typo", url="http://monitor:pw-9f2@[::1/health?key=k-77"),
+        ],
+        timeout_seconds=3,
+    )
+    try:
+        checks = await prober.check_all()
+    finally:
+        await prober.close()
+    emr, gone, typo = map(HttpCheck.model_validate, checks)
+    assert emr.up and emr.status_code == 200  # Basic authentication and the key were sent
+    assert emr.url == f"http://127.0.0.1:{server.port}/health?key=REDACTED"
+    assert not gone.up and gone.error and gone.url.startswith("http://127.0.0.1:")
+    assert not typo.up and typo.error
+    assert "pw-9f2" not in repr(checks) and "k-77" not in repr(checks)
 
 
 @pytest.fixture

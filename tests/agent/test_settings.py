@@ -154,3 +154,18 @@ def test_the_running_config_has_the_validated_values(tmp_path: Path) -> None:
         "collectors: at least one collector URL is needed to send reports",
         "token: a token is needed to send reports",
     ]
+
+
+def test_an_http_check_url_is_limited_as_reported_and_its_secrets_are_never_quoted() -> None:
+    secret = "s3cret-" + "k" * 240
+    long_token = f"https://monitor:pw-9f2@emr.local/health?token={secret}"  # 290 characters, 49 as reported
+    validated = load_settings(AgentSettings, None, checks={"http": [{"name": "emr", "url": long_token}]})
+    assert validated.checks.http[0].url == long_token  # the request needs all of it
+    too_long = f"https://monitor:pw-9f2@emr.local/{'p' * 240}?key={secret}"
+    with pytest.raises(ConfigError) as info:
+        load_settings(AgentSettings, None, checks={"http": [{"name": "emr", "url": too_long}]})
+    assert ": checks.http.0.url: " in str(info.value) and "redacted" in str(info.value)
+    assert "pw-9f2" not in str(info.value) and secret not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_settings(AgentSettings, None, collectors=["ftp://agent:pw-9f2@collector.local"])
+    assert "pw-9f2" not in str(info.value) and "ftp://collector.local" in str(info.value)

@@ -124,3 +124,17 @@ async def test_late_spooled_reports_are_kept_in_timestamp_order(client, fake_clo
     src = client.app[keys.STATE].get(SourceKind.AGENT, "his-db-01")
     assert [s.timestamp for s in src.window] == [t0 - 30, t0 - 15, t0]
     assert src.latest().payload.seq == 3
+
+
+async def test_credentials_in_an_http_check_url_never_reach_metrics(client):
+    """Defence in depth: an older agent reports the URL as configured, user:password@ and ?token= included."""
+    url = "https://monitor:Pa55w0rd-x9@emr.hospital.local:8443/health?token=t0k3n-77&ward=5#top"
+    check = {"name": "emr", "url": url, "up": True, "status_code": 200, "duration_seconds": 0.02}
+    assert (await post(client, gz(report_dict(http=[check])), auth())).status == 200
+    metrics = await (await client.get("/metrics")).text()
+    (line,) = [line for line in metrics.splitlines() if line.startswith("wardwatch_http_up{")]
+    assert 'url="https://emr.hospital.local:8443/health?token=REDACTED&ward=5"' in line
+    for secret in ("Pa55w0rd-x9", "t0k3n-77", "monitor:"):
+        assert secret not in metrics
+    src = client.app[keys.STATE].get(SourceKind.AGENT, "his-db-01")
+    assert "Pa55w0rd-x9" not in src.latest().payload.model_dump_json()

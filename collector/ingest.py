@@ -3,6 +3,11 @@
 Order of checks, each with its own answer: bearer token (401), body size before and after gunzip
 (413), JSON + schema (400, naming the field), token bound to another host (403). Accepted reports
 are recorded in the state in timestamp order, late (spooled) ones included.
+
+A report that was already stale when it arrived (older than ``state.stale_after_intervals`` of its interval:
+spooled during an outage, replayed) is recorded as late even when it is the newest: it joins the window
+(rates, history) but is not the host's current values, does not make it look up, and does not change its
+labels, parent, interval or version. Only a current report (``latest``) does.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collector.errors import json_error
 from collector.host_metrics import declare_host_metrics, flatten_report
 from collector.selfmetrics import SELF_METRICS
 from collector.settings import hash_token
-from collector.state import RecordOutcome, Snapshot, SourceKind
+from collector.state import RecordOutcome, Snapshot, SourceKind, SourceState, State
 
 log = logging.getLogger("wardwatch.ingest")
 
@@ -37,6 +42,25 @@ def describe_report_errors(err: ValidationError) -> str:
     if more > 0:
         parts.append(f"and {more} more")
     return "invalid report: " + "; ".join(parts)
+
+
+def age_on_arrival(report: Report, received_at: float) -> float:
+    """How old the report was when it arrived. From ``sent_at - timestamp``, both on the agent's clock, so an
+    agent whose clock is off (``wardwatch_agent_clock_skew_seconds``) is judged rightly; the transit itself
+    (at most the agent's send timeout) is left out. A report without ``sent_at``: by the collector's clock."""
+    if report.sent_at is not None:
+        return max(0.0, report.sent_at - report.timestamp)
+    return max(0.0, received_at - report.timestamp)
+
+
+def _upsert(state: State, report: Report) -> SourceState:
+    return state.upsert_source(
+        SourceKind.AGENT,
+        report.agent.host,
+        labels=report.agent.labels,
+        interval_seconds=report.interval_seconds,
+        parent=report.agent.parent,
+    )
 
 
 def _authenticate(request: web.Request) -> str | None:
@@ -94,18 +118,16 @@ async def post_report(request: web.Request) -> web.Response:
 
         received_at = clock.time()
         state = app[keys.STATE]
-        source = state.upsert_source(
-            SourceKind.AGENT,
-            report.agent.host,
-            labels=report.agent.labels,
-            interval_seconds=report.interval_seconds,
-            parent=report.agent.parent,
-        )
+        source = state.get(SourceKind.AGENT, report.agent.host)
+        if source is None:  # the host's first report, whatever its age: where its snapshots are kept
+            source = _upsert(state, report)
         snapshot = Snapshot(
             report.timestamp, received_at, flatten=partial(flatten_report, report), payload=report
         )
-        outcome = state.record(source, snapshot)
-        if outcome is RecordOutcome.LATEST:
+        fresh_for = report.interval_seconds * settings.state.stale_after_intervals
+        outcome = state.record(source, snapshot, current=age_on_arrival(report, received_at) <= fresh_for)
+        if outcome is RecordOutcome.LATEST:  # what the host is now: labels, parent, interval, version
+            _upsert(state, report)
             source.info["version"] = report.agent.version
             if report.sent_at is not None:
                 source.clock_skew_seconds = report.sent_at - received_at

@@ -4,10 +4,17 @@ exposition, rules and inspections.
 Shape: a *source* is one monitored asset (an agent's host, an SNMP device). Each source keeps its
 asset labels and a short, time-ordered window of *snapshots*; a snapshot is everything one
 observation measured: ``{SeriesKey: value}``. The latest sample of a series is the series' value in
-the newest snapshot; its window is the same key across the window's snapshots.
+the latest snapshot (the newest current one, see below); its window is the same key across the window's
+snapshots.
 
 Keeping whole snapshots (instead of one ring buffer per series) makes ingest O(1) per report: the
 agent report is kept as it came and flattened into series only when something reads it, once.
+
+Current and late: a snapshot recorded with ``current=False`` (an agent report that was already stale when it
+arrived: spooled during an outage and replayed) joins the window in timestamp order, where rates and
+history use it, but is never the source's latest values nor a sign of life, even when it is the newest in
+the window. ``latest()`` is the newest snapshot that was current when it arrived; ``last_seen`` is when it
+arrived. So a replay of hours-old reports cannot show old values as current on ``/metrics`` or to the rules.
 
 No locks: everything runs on the collector's one event loop.
 """
@@ -72,14 +79,17 @@ class SourceState:
     labels: dict[str, str]  # asset labels: site, system, role, department, room, rack, ...
     interval_seconds: float
     parent: str | None = None
-    window: list[Snapshot] = field(default_factory=list)  # ascending by timestamp
-    last_seen: float | None = None  # collector clock of the newest successful observation
+    window: list[Snapshot] = field(default_factory=list)  # ascending by timestamp, late snapshots included
+    current: Snapshot | None = None  # the newest snapshot that was current when it arrived (see latest())
+    last_seen: float | None = None  # collector clock when ``current`` arrived
     last_error: str | None = None  # e.g. SNMP "timeout"; None while healthy
     clock_skew_seconds: float | None = None  # source clock minus collector clock (agents)
     info: dict[str, str] = field(default_factory=dict)  # e.g. agent version, sysDescr
 
     def latest(self) -> Snapshot | None:
-        return self.window[-1] if self.window else None
+        """The source's current values: its newest snapshot that was current when it arrived. A late one
+        (replayed from an agent's spool) may be newer in the window, but is never the latest."""
+        return self.current
 
     def is_up(self, now: float, *, stale_after_intervals: float) -> bool:
         if self.last_error is not None or self.last_seen is None:
@@ -97,8 +107,8 @@ class SourceState:
 
 
 class RecordOutcome(StrEnum):
-    LATEST = "latest"  # the newest snapshot of its source
-    LATE = "late"  # older than the newest, inserted in timestamp order
+    LATEST = "latest"  # current, and newer than the source's latest: now its latest
+    LATE = "late"  # not the latest (older than it, or stale on arrival): in the window in timestamp order
     TOO_OLD = "too_old"  # older than the window: not kept
     DUPLICATE = "duplicate"  # same timestamp as one already kept
 
@@ -134,13 +144,17 @@ class State:
             src.parent = parent
         return src
 
-    def record(self, source: SourceState, snapshot: Snapshot) -> RecordOutcome:
-        """Insert a snapshot in timestamp order; trim the window; tell listeners of a new latest."""
+    def record(self, source: SourceState, snapshot: Snapshot, *, current: bool = True) -> RecordOutcome:
+        """Insert a snapshot in timestamp order and trim the window; tell listeners of every snapshot kept.
+
+        ``current``: the snapshot was fresh when it arrived (a poll that just answered, an agent report sent
+        in its own cycle). Only a current snapshot newer than the latest becomes the latest (LATEST) and
+        refreshes ``last_seen``; any other kept snapshot is LATE: in the window, for rates and history only.
+        """
         window = source.window
         ts = snapshot.timestamp
-        if not window or ts > window[-1].timestamp:
+        if not window or ts > window[-1].timestamp:  # the usual case: the newest
             window.append(snapshot)
-            outcome = RecordOutcome.LATEST
         else:
             if ts < window[-1].timestamp - self.window_seconds:
                 return RecordOutcome.TOO_OLD
@@ -148,11 +162,15 @@ class State:
             if i < len(window) and window[i].timestamp == ts:
                 return RecordOutcome.DUPLICATE
             window.insert(i, snapshot)
-            outcome = RecordOutcome.LATE
-        self._trim(window)
-        if outcome is RecordOutcome.LATEST:
+        latest = source.current
+        if current and (latest is None or ts > latest.timestamp):
+            outcome = RecordOutcome.LATEST
+            source.current = snapshot
             source.last_seen = snapshot.received_at
             source.last_error = None
+        else:
+            outcome = RecordOutcome.LATE
+        self._trim(window)
         for listener in self._listeners:
             listener(source, snapshot)
         return outcome

@@ -104,9 +104,13 @@ def gunzip_json(data: bytes) -> bytes:
 class Harness:
     """A Sender plus what it touched: the backoff delays it asked for and a ticking clock."""
 
-    def __init__(self, settings: AgentConfig, *, seed: int = 7) -> None:
+    def __init__(
+        self, settings: AgentConfig, *, seed: int = 7, clock: Callable[[], float] | None = None
+    ) -> None:
         self.delays: list[float] = []
         self.ticks = itertools.count(1)
+        if clock is not None:  # e.g. time.time, for reports collected on the real clock
+            self.clock = clock  # type: ignore[method-assign]
         self.spool = Spool(
             settings.spool.dir,
             max_bytes=settings.spool.max_bytes,
@@ -123,7 +127,7 @@ class Harness:
         self.delays.append(seconds)
 
     def spooled(self) -> list[int]:
-        return [self.spool.load(e)["seq"] for e in self.spool.pending(now=1_800_000_000.0)]
+        return [self.spool.load(e)["seq"] for e in self.spool.pending(now=self.clock())]
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ The agent package never imports the collector; this test does, to catch drift be
 import base64
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ async def test_the_collector_accepts_real_reports_and_refuses_a_wrong_token(
         first, second = await builder.collect(), await builder.collect()
     finally:
         await builder.close()
-    ok = harness(make_settings(collectors=[url]))
+    ok = harness(make_settings(collectors=[url]), clock=time.time)  # the agent's clock, as the reports'
     assert await ok.sender.deliver(first) is Outcome.SENT
     assert await ok.sender.deliver(second) is Outcome.SENT
     wrong = harness(make_settings(collectors=[url], token="wrong-token", spool={"dir": tmp_path / "s2"}))
@@ -109,7 +110,7 @@ async def test_an_http_check_with_credentials_reaches_metrics_without_them(
         collectors=[base_url(server)], checks={"http": [{"name": "emr", "url": check_url}]}
     )
     builder = ReportBuilder(settings)
-    h = harness(settings)
+    h = harness(settings, clock=time.time)
     with caplog.at_level(logging.DEBUG):
         try:
             report = await builder.collect()

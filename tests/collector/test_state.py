@@ -85,3 +85,35 @@ def test_labels_update_on_upsert():
     state.upsert_source(SourceKind.AGENT, "h", labels={"site": "a"}, interval_seconds=15)
     src = state.upsert_source(SourceKind.AGENT, "h", labels={"site": "b"}, interval_seconds=30)
     assert src.labels == {"site": "b"} and src.interval_seconds == 30 and len(state) == 1
+
+
+def test_a_snapshot_stale_on_arrival_joins_the_window_but_is_never_the_latest():
+    state = State(window_seconds=600, max_snapshots=100)
+    heard = []
+    state.subscribe(lambda src, s: heard.append(s.timestamp))
+    src = state.upsert_source(SourceKind.AGENT, "h", labels={}, interval_seconds=15)
+    assert state.record(src, Snapshot(100, 105, samples={KEY: 1.0})) is RecordOutcome.LATEST
+    # A replay: newer than the latest, but already stale when it came.
+    for ts in (115, 130, 145):
+        assert state.record(src, Snapshot(ts, 900, samples={KEY: ts}), current=False) is RecordOutcome.LATE
+    assert src.latest().timestamp == 100 and src.latest().samples[KEY] == 1.0
+    assert src.last_seen == 105  # no sign of life either
+    assert src.series_window(KEY) == [(100, 1.0), (115, 115), (130, 130), (145, 145)]  # rates see them
+    assert heard == [100, 115, 130, 145]
+    # The fresh report: the latest again; replayed ones after it stay late.
+    assert state.record(src, Snapshot(950, 951, samples={KEY: 9.0})) is RecordOutcome.LATEST
+    assert state.record(src, Snapshot(400, 952, samples={KEY: 4.0}), current=False) is RecordOutcome.LATE
+    assert state.record(src, Snapshot(945, 953, samples={KEY: 8.0})) is RecordOutcome.LATE  # current, older
+    assert state.record(src, Snapshot(130, 954, samples={KEY: 0.0}), current=False) is RecordOutcome.TOO_OLD
+    assert src.latest().samples[KEY] == 9.0 and src.last_seen == 951
+    assert [s.timestamp for s in src.window] == [400, 945, 950]
+
+
+def test_a_source_heard_only_through_a_replay_has_no_latest_values():
+    state = State(window_seconds=600)
+    src = state.upsert_source(SourceKind.AGENT, "h", labels={}, interval_seconds=15)
+    assert state.record(src, snap(100), current=False) is RecordOutcome.LATE
+    assert state.record(src, snap(115), current=False) is RecordOutcome.LATE
+    assert src.latest() is None and src.last_seen is None
+    assert not src.is_up(115, stale_after_intervals=3)
+    assert [s.timestamp for s in src.window] == [100, 115]

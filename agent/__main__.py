@@ -209,7 +209,9 @@ async def _deliver_forever(sender: Sender, queue: asyncio.Queue[Report]) -> None
     while True:
         report = await queue.get()
         try:
-            await sender.deliver(report)
+            # A replay of the spool gives way as soon as a newer report waits: it goes first, so the collector
+            # gets the host's current values on time however long the replay is.
+            await sender.deliver(report, interrupted=lambda: not queue.empty())
         except Exception:  # task boundary: one delivery; the report's fate is logged, the agent goes on
             log.exception("delivering report seq=%d failed", report["seq"])
         finally:

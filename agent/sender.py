@@ -3,9 +3,20 @@
 Requests go through ``agent.httpclient`` (asyncio streams, one keep-alive connection per collector), not
 aiohttp: importing aiohttp would add a quarter to the agent's resident memory.
 
-Responses are classified once, here: 2xx sent; 400, 401, 403, 413 and 422 rejected for good (the report is
-dropped, the collector's ``{"error": ...}`` logged); everything else (429, 5xx, other statuses, connection and
-TLS failures) means "try the next collector", and when every collector fails the report is spooled.
+Responses are classified once, here (``_post``):
+
+- 2xx: sent.
+- 400, 413, 422: this report is invalid or too big: it is dropped (logged with the collector's
+  ``{"error": ...}``), never retried or spooled, and a replay goes on with the next one.
+- 401, 403: the collector refused the agent's token. That is a configuration problem (the agent's token, or
+  the collector's ``agents`` entry), not the report's: the report is kept (spooled), a replay stops, the
+  collector is left alone for a while (``_AuthBackoff``) and the next collector is tried.
+- Everything else (429, 5xx, other statuses, connection and TLS failures): try the next collector; when none
+  takes a report, it is spooled.
+
+Order: a fresh report is always sent first, then the spool is replayed oldest first. The collector keeps the
+fresh report as the host's current values and the replayed ones as late (in its window, for rates and
+history), so a replay after an outage never shows old values as current.
 """
 
 from __future__ import annotations
@@ -31,12 +42,15 @@ from agent.spool import Spool
 log = logging.getLogger(__name__)
 
 REPORTS_PATH = "/api/v1/reports"
-PERMANENT_STATUSES = frozenset({400, 401, 403, 413, 422})
+INVALID_STATUSES = frozenset({400, 413, 422})  # this report: dropped
+REFUSED_STATUSES = frozenset({401, 403})  # this agent's token: kept, and the collector left alone a while
+AUTH_BACKOFF_MAX_SECONDS = 300.0  # the longest pause for a collector that refuses the token
 
 
 class Outcome(enum.Enum):
     SENT = "sent"
-    REJECTED = "rejected"  # permanent for this report: do not retry, do not spool
+    REJECTED = "rejected"  # this report is invalid: dropped, not retried, not spooled
+    REFUSED = "refused"  # every collector tried refused the agent's token: spooled, collectors backed off
     FAILED = "failed"  # retryable: another collector, later, or the spool
 
 
@@ -72,6 +86,30 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
+class _AuthBackoff:
+    """Per collector: after a 401/403, the time before which it is not asked again (doubling, capped)."""
+
+    def __init__(self, first_seconds: float) -> None:
+        self._first = max(1.0, first_seconds)
+        self._refusals: dict[int, int] = {}
+        self._until: dict[int, float] = {}
+
+    def waiting(self, index: int, now: float) -> bool:
+        left = self._until.get(index, 0.0) - now
+        return 0 < left <= AUTH_BACKOFF_MAX_SECONDS  # a pause longer than any: the clock stepped back
+
+    def refused(self, index: int, now: float) -> float:
+        """Note a refusal; returns how long the collector is now left alone."""
+        n = self._refusals[index] = self._refusals.get(index, 0) + 1
+        pause = min(AUTH_BACKOFF_MAX_SECONDS, self._first * 2 ** min(n - 1, 20))
+        self._until[index] = now + pause
+        return pause
+
+    def answered(self, index: int) -> None:
+        self._refusals.pop(index, None)
+        self._until.pop(index, None)
+
+
 class Sender:
     """Owns the connections to the collectors: ``await close()`` when done."""
 
@@ -87,6 +125,7 @@ class Sender:
         if not settings.token:
             raise ValueError("a token is needed to send reports")
         self._collectors = list(settings.collectors)
+        self._shown = [redact_url(url) for url in self._collectors]  # for logs: no user:password@
         self._good = 0  # index of the collector that answered last
         self._headers = {
             "Authorization": f"Bearer {settings.token}",
@@ -94,7 +133,9 @@ class Sender:
             "Content-Encoding": "gzip",
             "User-Agent": f"wardwatch-agent/{__version__}",
         }
+        self._host = settings.host
         self._retry = settings.retry
+        self._auth_backoff = _AuthBackoff(settings.retry.backoff_max_seconds)
         self._send_seconds = settings.timeouts.send_seconds
         self._connect_seconds = settings.timeouts.connect_seconds
         needs_tls = any(url.startswith("https://") for url in self._collectors)
@@ -112,18 +153,17 @@ class Sender:
     def preferred_collector(self) -> str:
         return self._collectors[self._good]
 
-    async def deliver(self, report: Report) -> Outcome:
-        """Send a fresh report (retrying with backoff), spool it if no collector takes it, then replay.
+    async def deliver(self, report: Report, *, interrupted: Callable[[], bool] | None = None) -> Outcome:
+        """Send a fresh report, spool it if no collector takes it, else replay the spool after it.
 
-        While the spool holds older reports, the fresh one joins the end of the spool first, so the
-        collector always receives one host's reports in order.
+        The fresh report goes first, so that the collector has the host's current values before the replay
+        brings older ones (which it keeps as late). With an empty spool it gets ``retry.attempts`` rounds
+        with backoff; while the spool holds reports (an outage) one round, so each cycle costs one attempt.
+        ``interrupted``: the replay stops when it says so (a newer report is waiting to go first).
         """
-        if self._spool.pending(now=self._clock()):
-            self._spool.put(report, now=self._clock())
-            await self.drain()
-            return Outcome.SENT if not self._spool.pending(now=self._clock()) else Outcome.FAILED
+        backlog = bool(self._spool.pending(now=self._clock()))
         outcome = Outcome.FAILED
-        for attempt in range(self._retry.attempts):
+        for attempt in range(1 if backlog else self._retry.attempts):
             if attempt:
                 await self._sleep(
                     backoff_seconds(
@@ -139,44 +179,69 @@ class Sender:
         if outcome is Outcome.FAILED:
             log.warning("no collector took report seq=%d: spooled", report["seq"])
             self._spool.put(report, now=self._clock())
+        elif outcome is Outcome.REFUSED:
+            log.warning("report seq=%d spooled: the collectors refuse this agent's token", report["seq"])
+            self._spool.put(report, now=self._clock())
+        elif backlog:
+            await self.drain(interrupted=interrupted)
         return outcome
 
     def keep(self, report: Report) -> None:
         """Spool ``report`` without trying to send it (the agent is stopping)."""
         self._spool.put(report, now=self._clock())
 
-    async def drain(self) -> int:
-        """Replay spooled reports oldest first until one fails; returns how many left the spool."""
-        done = 0
+    async def drain(self, *, interrupted: Callable[[], bool] | None = None) -> int:
+        """Replay spooled reports oldest first until one cannot be delivered (kept, with the rest) or
+        ``interrupted()``; returns how many the collectors took. A report a collector finds invalid (400,
+        413) is dropped and the replay goes on; a refused token (401, 403) keeps the spool as it is."""
+        sent = dropped = 0
         for entry in self._spool.pending(now=self._clock()):
+            if interrupted is not None and interrupted():
+                break
             report = self._spool.load(entry)
             if report is None:
                 continue
             outcome = await self._send_once(report)
-            if outcome is Outcome.FAILED:
+            if outcome in (Outcome.FAILED, Outcome.REFUSED):
                 break
             self._spool.remove(entry)
-            done += 1
-        if done:
-            log.info("replayed %d spooled report(s)", done)
-        return done
+            if outcome is Outcome.SENT:
+                sent += 1
+            else:
+                dropped += 1
+        if sent or dropped:
+            left = len(self._spool.pending(now=self._clock()))
+            log.info(
+                "replayed %d spooled report(s), dropped %d invalid one(s); %d left in the spool",
+                sent,
+                dropped,
+                left,
+            )
+        return sent
 
     async def _send_once(self, report: Report) -> Outcome:
-        """One try at every collector, starting with the last one that answered."""
+        """One try at every collector, starting with the last one that answered; collectors that refused the
+        token are skipped until their pause is over. REFUSED when every collector asked refused the token."""
         n = len(self._collectors)
+        refused = asked = 0
         for i in range(n):
             index = (self._good + i) % n
+            if self._auth_backoff.waiting(index, self._clock()):
+                continue
             fresh = {**report, "sent_at": self._clock()}
             body = gzip.compress(to_json_bytes(fresh), compresslevel=6)
-            outcome = await self._post(self._collectors[index], body, report["seq"])
-            if outcome is not Outcome.FAILED:
+            outcome = await self._post(index, body, report["seq"])
+            asked += 1
+            if outcome is Outcome.REFUSED:
+                refused += 1
+            elif outcome is not Outcome.FAILED:
                 self._good = index
                 return outcome
-        return Outcome.FAILED
+        return Outcome.REFUSED if refused == asked else Outcome.FAILED
 
-    async def _post(self, base_url: str, body: bytes, seq: int) -> Outcome:
-        url = base_url + REPORTS_PATH
-        shown = redact_url(base_url)  # for logs: no user:password@
+    async def _post(self, index: int, body: bytes, seq: int) -> Outcome:
+        shown = self._shown[index]
+        url = self._collectors[index] + REPORTS_PATH
         try:
             resp = await self._client.request(
                 "POST",
@@ -192,19 +257,26 @@ class Sender:
             log.warning("collector %s: %s", shown, _describe(err))
             return Outcome.FAILED
         status, answer = resp.status, resp.body
+        if status in REFUSED_STATUSES:
+            pause = self._auth_backoff.refused(index, self._clock())
+            log.error(
+                "collector %s refused this agent's token (HTTP %d: %s): the agent's token or the collector's "
+                "agents entry for host %r is wrong; reports are kept in the spool, and this collector is "
+                "asked again in %.0f s",
+                shown,
+                status,
+                _error_message(answer),
+                self._host,
+                pause,
+            )
+            return Outcome.REFUSED
         if 200 <= status < 300:
+            self._auth_backoff.answered(index)
             log.debug("collector %s took report seq=%d", shown, seq)
             return Outcome.SENT
         message = _error_message(answer)
-        if status in (401, 403):
-            log.error(
-                "collector %s refused this agent's token (HTTP %d: %s): check the token in the agent's config",
-                shown,
-                status,
-                message,
-            )
-            return Outcome.REJECTED
-        if status in PERMANENT_STATUSES:
+        if status in INVALID_STATUSES:  # the collector checks the token first: it was accepted
+            self._auth_backoff.answered(index)
             log.error(
                 "collector %s rejected report seq=%d (HTTP %d: %s): dropped", shown, seq, status, message
             )

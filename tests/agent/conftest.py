@@ -50,13 +50,14 @@ class FakeCollector:
 
     status: int = 200
     error: str = "report.system.cpu.usage_ratio: Input should be less than or equal to 1"
+    token: str = TOKEN  # the one it accepts (another: a collector configured with the wrong hash)
     received: list[Report] = field(default_factory=list)
     seen_statuses: list[int] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
 
     async def handle(self, request: web.Request) -> web.Response:
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
             return self._answer(401, "unknown agent token")
         if request.headers.get("Content-Encoding") != "gzip":
             return self._answer(400, "expected Content-Encoding: gzip")
@@ -95,6 +96,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class ManualClock:
+    """The agent's clock, moved by the test: ``clock()`` reads it, ``advance(s)`` moves it."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def gunzip_json(data: bytes) -> bytes:

@@ -78,7 +78,9 @@ async def test_once_print_outputs_one_valid_report(tmp_path: Path) -> None:
     assert TOKEN not in out + err
 
 
-async def test_once_sends_and_a_restart_replays_the_spool_first(tmp_path: Path, start_collector) -> None:
+async def test_once_spools_and_a_restart_sends_its_own_report_then_replays_the_spool(
+    tmp_path: Path, start_collector
+) -> None:
     port = free_port()
     config = _config(tmp_path, collectors=[f"http://127.0.0.1:{port}"], retry={"attempts": 1})
     rc, _, err = await _agent("--config", str(config), "--once")  # nobody listens: spooled
@@ -89,10 +91,10 @@ async def test_once_sends_and_a_restart_replays_the_spool_first(tmp_path: Path, 
     collector = await start_collector(FakeCollector(), port=port)  # the collector comes back
     rc, _, err = await _agent("--config", str(config), "--once")
     assert rc == 0, err
-    first, second = collector.received
-    assert (first.seq, second.seq) == (1, 1)  # one from each agent run
-    assert first.timestamp < second.timestamp  # the spooled one first
-    assert first.sent_at > first.timestamp
+    fresh, spooled = collector.received
+    assert (fresh.seq, spooled.seq) == (1, 1)  # one from each agent run
+    assert spooled.timestamp < fresh.timestamp  # the fresh one first (the collector's current values)
+    assert spooled.sent_at > fresh.sent_at > spooled.timestamp  # the spooled one resent, after it
     assert not list((tmp_path / "spool").glob("*.json.gz"))
 
 

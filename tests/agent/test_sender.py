@@ -8,7 +8,7 @@ import pytest
 import trustme
 
 from agent.sender import Outcome
-from tests.agent.conftest import TOKEN, FakeCollector, free_port
+from tests.agent.conftest import TOKEN, FakeCollector, ManualClock, free_port
 from tests.agent.reports import make_model, make_report
 
 
@@ -48,7 +48,7 @@ async def test_fails_over_when_first_collector_is_unreachable(
     assert [r.seq for r in live.received] == [1]
 
 
-async def test_spools_while_all_are_down_then_replays_oldest_first(
+async def test_spools_while_all_are_down_then_sends_the_fresh_report_first_and_replays_oldest_first(
     start_collector, make_settings, harness
 ) -> None:
     down = await start_collector(FakeCollector(status=503))
@@ -70,9 +70,9 @@ async def test_spools_while_all_are_down_then_replays_oldest_first(
     down.status = 200
     before = h.clock()
     assert await h.sender.deliver(make_report(4)) is Outcome.SENT
-    assert [r.seq for r in down.received] == [1, 2, 3, 4]
+    # The fresh report first (the collector's current values), then the backlog oldest first (kept as late).
+    assert [r.seq for r in down.received] == [4, 1, 2, 3]
     assert all(r.sent_at > before for r in down.received)  # sent_at is fresh on resend
-    assert [r.timestamp for r in down.received] == sorted(r.timestamp for r in down.received)
     assert h.spooled() == []
 
 
@@ -86,8 +86,12 @@ async def test_spooled_reports_survive_an_agent_restart(start_collector, make_se
     restarted = harness(settings)  # a new agent process: new objects, same spool folder
     assert restarted.spooled() == [1, 2]
     assert await restarted.sender.deliver(make_report(1, timestamp=1_800_000_100.0)) is Outcome.SENT
-    assert [r.seq for r in collector.received] == [1, 2, 1]
-    assert [r.timestamp for r in collector.received] == sorted(r.timestamp for r in collector.received)
+    assert [(r.seq, r.timestamp) for r in collector.received] == [
+        (1, 1_800_000_101.0),  # the new run's first report, then the old run's, oldest first
+        (1, 1_800_000_001.0),
+        (2, 1_800_000_002.0),
+    ]
+    assert restarted.spooled() == []
 
 
 async def test_drain_stops_at_the_first_failure_and_keeps_the_rest(
@@ -100,6 +104,21 @@ async def test_drain_stops_at_the_first_failure_and_keeps_the_rest(
     collector.status = 429
     assert await h.sender.drain() == 0
     assert h.spooled() == [1, 2, 3]
+
+
+async def test_a_replay_gives_way_to_a_newer_report(start_collector, make_settings, harness) -> None:
+    """The daemon passes ``interrupted`` = "a newer report is queued": it goes out before the rest of the replay."""
+    collector = await start_collector(FakeCollector(status=503))
+    h = harness(make_settings(collectors=[collector.url], retry={"attempts": 1}))
+    for seq in (1, 2, 3):
+        await h.sender.deliver(make_report(seq))
+    collector.status = 200
+    queued = iter([False, True])  # one replayed, then the next cycle's report is waiting
+    assert await h.sender.deliver(make_report(4), interrupted=lambda: next(queued)) is Outcome.SENT
+    assert [r.seq for r in collector.received] == [4, 1]
+    assert h.spooled() == [2, 3]
+    assert await h.sender.deliver(make_report(5)) is Outcome.SENT
+    assert [r.seq for r in collector.received] == [4, 1, 5, 2, 3]
 
 
 @pytest.mark.parametrize("status", [400, 413])
@@ -116,17 +135,66 @@ async def test_rejected_report_is_logged_and_not_spooled(
     assert f"HTTP {status}" in caplog.text
 
 
-async def test_bad_token_is_logged_loudly_and_not_retried(
+async def test_a_refused_token_keeps_the_report_and_the_spool_and_backs_off(
     start_collector, make_settings, harness, caplog
 ) -> None:
-    collector = await start_collector()
-    h = harness(make_settings(collectors=[collector.url], token="not-the-right-token"))
-    with caplog.at_level(logging.INFO, logger="agent"):
-        assert await h.sender.deliver(make_report(1)) is Outcome.REJECTED
-    (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert "token" in record.getMessage() and "unknown agent token" in record.getMessage()
-    assert "not-the-right-token" not in caplog.text
-    assert collector.seen_statuses == [401]
+    """A collector restarted with the wrong token hash must not empty the agent's spool."""
+    collector = await start_collector(FakeCollector(status=503))
+    clock = ManualClock(1_800_000_000.0)
+    h = harness(make_settings(collectors=[collector.url], retry={"attempts": 1}), clock=clock)
+    for seq in (1, 2):
+        assert await h.sender.deliver(make_report(seq)) is Outcome.FAILED
+    collector.status, collector.token = 200, "the-token-whose-hash-the-collector-now-has"
+    clock.advance(15)
+    with caplog.at_level(logging.DEBUG):
+        assert await h.sender.deliver(make_report(3)) is Outcome.REFUSED
+        assert collector.seen_statuses[-1] == 401 and len(collector.seen_statuses) == 3  # no replay tried
+        assert h.spooled() == [1, 2, 3]  # nothing dropped, the fresh report kept too
+        (error,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        message = error.getMessage()
+        assert "refused this agent's token" in message and "unknown agent token" in message
+        assert "'his-db-01'" in message and "kept in the spool" in message and "in 30 s" in message
+
+        clock.advance(15)  # within the pause: the collector is left alone, the report spooled
+        assert await h.sender.deliver(make_report(4)) is Outcome.REFUSED
+        assert len(collector.seen_statuses) == 3
+        clock.advance(16)  # the pause is over, still refused: the next pause is twice as long
+        assert await h.sender.deliver(make_report(5)) is Outcome.REFUSED
+        assert len(collector.seen_statuses) == 4 and "in 60 s" in caplog.records[-2].getMessage()
+        assert h.spooled() == [1, 2, 3, 4, 5]
+
+        collector.token = TOKEN  # the collector is fixed
+        clock.advance(61)
+        assert await h.sender.deliver(make_report(6)) is Outcome.SENT
+    assert [r.seq for r in collector.received] == [6, 1, 2, 3, 4, 5]
+    assert h.spooled() == []
+    assert TOKEN not in caplog.text and "the-token-whose-hash" not in caplog.text
+    for record in caplog.records:
+        assert TOKEN not in str(record.args)
+
+
+async def test_a_refused_token_fails_over_to_a_collector_that_takes_it(
+    start_collector, make_settings, harness
+) -> None:
+    misconfigured = await start_collector(FakeCollector(token="another-token"))
+    good = await start_collector()
+    h = harness(make_settings(collectors=[misconfigured.url, good.url]))
+    assert await h.sender.deliver(make_report(1)) is Outcome.SENT
+    assert await h.sender.deliver(make_report(2)) is Outcome.SENT
+    assert misconfigured.seen_statuses == [401]
+    assert [r.seq for r in good.received] == [1, 2]
+    assert h.delays == [] and h.spooled() == []
+
+
+async def test_a_replay_drops_an_invalid_report_and_goes_on(start_collector, make_settings, harness) -> None:
+    collector = await start_collector(FakeCollector(status=503))
+    h = harness(make_settings(collectors=[collector.url], retry={"attempts": 1}))
+    for seq in (1, 2):
+        await h.sender.deliver(make_report(seq))
+    collector.status = 400  # e.g. an older agent's report that this collector refuses
+    assert await h.sender.drain() == 0
+    assert h.spooled() == []  # each one answered "invalid": dropped, not kept forever
+    assert collector.seen_statuses[-2:] == [400, 400]
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import statistics
@@ -193,10 +194,26 @@ async def loop_figures(target: Target, args: argparse.Namespace, oncall: OnCallS
         assert cold.candidates == args.incidents and cold.pages == 0, cold
         steady_times: list[float] = []
         results: list[TickResult] = []
-        for k in range(1, args.runs + 1):
-            t = time.perf_counter()
-            results.append(await loop.tick(previous + timedelta(seconds=k)))
-            steady_times.append(time.perf_counter() - t)
+        gc_pauses: list[float] = []  # the collector's full (generation 2) passes during the steady ticks
+        gc_started = 0.0
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            nonlocal gc_started
+            if info["generation"] == 2:
+                if phase == "start":
+                    gc_started = time.perf_counter()
+                else:
+                    gc_pauses.append(time.perf_counter() - gc_started)
+
+        gc.callbacks.append(on_gc)
+        try:
+            for k in range(1, args.runs + 1):
+                t = time.perf_counter()
+                results.append(await loop.tick(previous + timedelta(seconds=k)))
+                steady_times.append(time.perf_counter() - t)
+        finally:
+            gc.callbacks.remove(on_gc)
+        out["gc_pauses"] = gc_pauses
         out["steady_ms"] = ms(statistics.median(steady_times))
         out["steady_min_max"] = (ms(min(steady_times)), ms(max(steady_times)))
         out["steady_pages"] = sum(r.pages for r in results)
@@ -314,6 +331,11 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"{label:<47}" + "".join(f"{fmt.format(figures[e][key]):>14}" for e in figures))
     for e, f in figures.items():
         lo, hi = f["steady_min_max"]
+        pauses = f["gc_pauses"]
+        print(
+            f"  {e}: {len(pauses)} full garbage collections during the steady ticks"
+            + (f", {ms(max(pauses)):.0f} ms the longest" if pauses else "")
+        )
         print(
             f"  {e}: steady min {lo:.1f} / max {hi:.1f} ms (that tick wrote {f['slowest_pages']} pages); "
             f"{f['steady_planned']} incidents planned per tick, "

@@ -23,7 +23,7 @@ receiver (aiohttp on 127.0.0.1, in this process), with the collector running as 
     reopened and the incident resolved before the next one; flapping detection is off). Goal: wardwatch's p99 at
     most half of Prometheus + Alertmanager's.
 
-(defaults, ``--defaults``) the same crossing with the settings a fresh install has: Prometheus with the scrape and
+(defaults, ``--defaults`` or ``--parts defaults``) the same crossing with the settings a fresh install has: Prometheus with the scrape and
     evaluation intervals of Debian's /etc/prometheus/prometheus.yml (15 s), Alertmanager with the timers of Debian's
     /etc/prometheus/alertmanager.yml (``group_wait: 30s``), and the wardwatch agent at its default interval (15 s).
     Few samples (``--defaults-samples``, 10 minutes at most): it takes about a minute and a half per sample.
@@ -880,7 +880,7 @@ def main() -> int:
     parser.add_argument("--crossings", type=int, default=60, help="(b) samples")
     parser.add_argument("--time-limit", type=float, default=300, help="seconds per part, (a) and (b)")
     parser.add_argument("--defaults", action="store_true", help="also the out-of-the-box settings (slow)")
-    parser.add_argument("--only-defaults", action="store_true", help="only the out-of-the-box settings")
+    parser.add_argument("--parts", default="a,b", help="which parts: a (trap), b (crossing), defaults")
     parser.add_argument("--defaults-samples", type=int, default=5)
     parser.add_argument(
         "--rule-groups",
@@ -891,9 +891,9 @@ def main() -> int:
     parser.add_argument("--defaults-time-limit", type=float, default=600)
     parser.add_argument("--store", help="PostgreSQL DSN (default: SQLite); a throwaway schema, dropped")
     args = parser.parse_args()
-    args.parts = (
-        {"defaults"} if args.only_defaults else {"a", "b"} | ({"defaults"} if args.defaults else set())
-    )
+    args.parts = set(args.parts.split(",")) | ({"defaults"} if args.defaults else set())
+    if not args.parts or args.parts - {"a", "b", "defaults"}:
+        parser.error("--parts: a comma-separated list of a, b, defaults")
     if shutil.which("snmptrap") is None and "a" in args.parts:
         raise SystemExit("snmptrap is needed (Debian's snmp package; make bench installs it)")
 

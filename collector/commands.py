@@ -111,7 +111,9 @@ def _http_checks(settings: CollectorSettings) -> list[tuple[str, Callable[[], st
 
     def tls() -> str:
         server_ssl_context(http)
-        return f"{http.tls_cert_file}" + (" (client certificates required)" if http.tls_client_ca_file else "")
+        return f"{http.tls_cert_file}" + (
+            " (client certificates required)" if http.tls_client_ca_file else ""
+        )
 
     return [("TLS certificate", tls)]
 

@@ -145,7 +145,8 @@ class EscalationLoop:
                 log.exception("escalation tick failed; trying again after %.1f s", self.interval_seconds)
             # waits on the event loop's timer; decisions use the injected clock (as the rule runner does)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_seconds)
+                async with asyncio.timeout(self.interval_seconds):  # (3.11: wait_for can swallow a cancel)
+                    await self._wake.wait()
 
     async def _refresh(self, now: datetime) -> tuple[int, int]:
         versions = await self.store.escalation_candidates(resolved_since=now - self.resolved_grace)

@@ -211,7 +211,8 @@ class RuleRunner:
         while True:
             timeout = max(0.0, next_full - loop.time())
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                async with asyncio.timeout(timeout):  # (3.11: wait_for can swallow a cancel)
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -92,7 +92,10 @@ class OutboxWorker:
             # the wait is on the event loop's timer, the decisions on the injected clock (as the rule runner
             # does): a FakeClock is never advanced by the worker itself
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.policy.poll_interval_seconds)
+                async with asyncio.timeout(
+                    self.policy.poll_interval_seconds
+                ):  # (3.11: wait_for can swallow a cancel)
+                    await self._wake.wait()
 
     async def run_once(self, *, now: datetime | None = None) -> int:
         """Claim and deliver what is due at ``now``; returns how many items were handled."""

@@ -30,7 +30,8 @@ plain UDP socket, so process start-up of ``snmptrap`` is not in the figures. The
 end every trap incident is read back (opened once, resolved). A linkDown the runner evaluated without opening an
 incident (its alert held pending: ``Run.lost``) is counted as lost, not timed.
 A 10 ms ticker measures how long the event loop is held at a stretch (the longest wait anything else had).
-``--runs`` repeats every case; the summary gives the median over runs of each figure.
+``--runs`` repeats every case; the summary gives the median over runs of each figure. The exit status is 1 when
+any linkDown opened no incident.
 """
 
 from __future__ import annotations
@@ -541,6 +542,7 @@ async def main_async(args: argparse.Namespace) -> int:
             "lost: the runner evaluated the linkDown but holds its alert pending (it arrived after the 'now' its "
             "full pass took at the start), so no incident; p50/p99/max are of the others"
         )
+        return 1  # a trap that opens no incident is a failure, not a figure
     return 0
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from agent.collect import ReportBuilder
 from agent.config import AgentConfig
 from agent.report import Report, to_json_bytes
+from agent.watch import ListenerWatch, ProcessWatch, Prompt, local_port_numbers
 
 if TYPE_CHECKING:
     from agent.sender import Sender
@@ -144,13 +145,17 @@ async def run(settings: AgentConfig, *, once: bool, print_only: bool) -> int:
             sender = await _open_sender(settings, stack)
             queue = asyncio.Queue()
             sender_task = asyncio.create_task(_deliver_forever(sender, queue), name="sender")
+        watches = None if once or not settings.prompt_reports else _start_watches(settings, loop, stack)
         start = loop.time()
         cycle = 0
         exit_code = 0
+        prompt = (
+            False  # this cycle was asked for by a kernel notification (agent.watch), between regular ones
+        )
         while not stop.is_set():
             try:
-                report: Report | None = await builder.collect()
-            except Exception:  # task boundary: one cycle; the next one may well succeed
+                report: Report | None = await builder.collect(prompt=prompt)
+            except Exception:  # task boundary: one collection cycle; the next one may well succeed
                 log.exception("collection cycle failed")
                 report = None
                 exit_code = 1
@@ -169,12 +174,19 @@ async def run(settings: AgentConfig, *, once: bool, print_only: bool) -> int:
                 queue.put_nowait(report)
             if once:
                 break
-            cycle = next_slot(
-                cycle, elapsed_seconds=loop.time() - start, interval_seconds=settings.interval_seconds
-            )
+            if watches is not None:
+                watches[1].track(loop, builder.process_pids)
+            if not prompt:  # a prompt cycle leaves the schedule as it was
+                cycle = next_slot(
+                    cycle, elapsed_seconds=loop.time() - start, interval_seconds=settings.interval_seconds
+                )
             delay = start + cycle * settings.interval_seconds - loop.time()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(0.0, delay))
+            if watches is not None:
+                prompt = await watches[0].wait(stop, max(0.0, delay))
+            else:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(0.0, delay)):
+                        await stop.wait()
         if queue is not None and sender_task is not None:
             if once:
                 await _finish(queue, sender_task, stop)
@@ -186,6 +198,24 @@ async def run(settings: AgentConfig, *, once: bool, print_only: bool) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
     return exit_code if once else 0
+
+
+def _start_watches(
+    settings: AgentConfig, loop: asyncio.AbstractEventLoop, stack: contextlib.AsyncExitStack
+) -> tuple[Prompt, ProcessWatch]:
+    """The kernel notifications that ask for a prompt cycle (``agent.watch``); closed with ``stack``."""
+    prompt = Prompt()
+    listeners = ListenerWatch(
+        local_port_numbers(settings.checks.ports),
+        lambda port: prompt.request(f"a listener on port {port} closed"),
+    )
+    if listeners.start(loop):
+        stack.callback(listeners.close, loop)
+    processes = ProcessWatch(
+        lambda check: prompt.request(f"process check {check}: every process it counted exited")
+    )
+    stack.callback(processes.close)
+    return prompt, processes
 
 
 def next_slot(cycle: int, *, elapsed_seconds: float, interval_seconds: float) -> int:

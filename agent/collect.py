@@ -47,15 +47,22 @@ class ReportBuilder:
         if self._http is not None:
             await self._http.close()
 
-    async def collect(self) -> Report:
+    @property
+    def process_pids(self) -> dict[str, set[int]]:
+        """The processes each process check counted in the last cycle (``agent.watch.ProcessWatch``)."""
+        return self._processes.pids_by_check
+
+    async def collect(self, *, prompt: bool = False) -> Report:
+        """One report; ``prompt``: between regular cycles, asked for by ``agent.watch`` (CPU ratios are the last
+        regular cycle's)."""
         timestamp = self._clock()
         self._seq += 1
         checks = self._settings.checks
         timeout = self._settings.timeouts.check_seconds
-        system = self._system.sample()  # never optional: if this fails, the cycle fails
+        system = self._system.sample(prompt)  # never optional: if this fails, the cycle fails
         filesystems, processes, ports, http, files = await asyncio.gather(
             _guard("filesystems", sample_filesystems(timeout, self._calls), []),
-            _guard("processes", self._calls.run("processes", timeout, self._processes.sample), [])
+            _guard("processes", self._calls.run("processes", timeout, self._processes.sample, prompt), [])
             if checks.processes
             else _none(),  # no thread for nothing to scan
             asyncio.gather(*(check_port(c, timeout_seconds=timeout) for c in checks.ports)),

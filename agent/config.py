@@ -116,6 +116,7 @@ class AgentConfig:
     collectors: tuple[str, ...]
     token: str | None = field(repr=False)  # never in a repr, a log line or an error
     interval_seconds: float
+    prompt_reports: bool
     tls: TlsConfig
     spool: SpoolConfig
     timeouts: TimeoutsConfig
@@ -134,6 +135,7 @@ class AgentConfig:
             collectors=tuple(data["collectors"]),
             token=data["token"],
             interval_seconds=data["interval_seconds"],
+            prompt_reports=data["prompt_reports"],
             tls=TlsConfig(**{k: _path(v) for k, v in tls.items()}),
             spool=SpoolConfig(
                 dir=Path(spool["dir"]), max_bytes=spool["max_bytes"], max_age_seconds=spool["max_age_seconds"]

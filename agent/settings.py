@@ -146,6 +146,9 @@ class AgentSettings(BaseSettings):
     collectors: list[str] = []  # base URLs; the agent POSTs to <url>/api/v1/reports
     token: SecretStr | None = None
     interval_seconds: Annotated[float, Field(gt=0, le=86400)] = 15.0
+    # report at once, between cycles, when the kernel says a checked port's listener closed or a checked
+    # service's processes all exited (agent/watch.py); false: only every interval
+    prompt_reports: bool = True
     tls: TlsSettings = TlsSettings()
     spool: SpoolSettings = SpoolSettings()
     timeouts: TimeoutSettings = TimeoutSettings()

@@ -20,10 +20,13 @@ class SystemProbe:
 
     def __init__(self) -> None:
         self._previous: dict[str, float] | None = None
+        self._last_cpu: dict[str, Any] | None = None
         self._cpu_count = psutil.cpu_count() or 1
 
-    def sample(self) -> dict[str, Any]:
-        """A ``wire.SystemSample``."""
+    def sample(self, prompt: bool = False) -> dict[str, Any]:
+        """A ``wire.SystemSample``. A prompt sample (between cycles, see ``agent.watch``) repeats the CPU of the
+        last regular cycle: ratios over the few milliseconds since then would be noise."""
+        cpu = self._last_cpu if prompt and self._last_cpu is not None else self._cpu()
         load1, load5, load15 = os.getloadavg()
         return {
             "load1": load1,
@@ -32,7 +35,7 @@ class SystemProbe:
             "boot_time_seconds": psutil.boot_time(),
             "processes": len(psutil.pids()),
             "users": len(psutil.users()),
-            "cpu": self._cpu(),
+            "cpu": cpu,
             "memory": _memory(),
         }
 
@@ -52,12 +55,13 @@ class SystemProbe:
         else:
             mode_ratio = {k: min(1.0, v / elapsed) for k, v in deltas.items()}
         busy = 1.0 - sum(mode_ratio.get(m, 0.0) for m in _IDLE_MODES)
-        return {
+        self._last_cpu = {
             "usage_ratio": min(1.0, max(0.0, busy)),
             "mode_ratio": mode_ratio,
             "mode_seconds_total": now,
             "count": self._cpu_count,
         }
+        return self._last_cpu
 
 
 def _memory() -> dict[str, int]:

@@ -1,0 +1,244 @@
+"""Prompt reports (``agent/watch.py``): the kernel's notifications, from real sockets and real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent import watch
+from agent.config import PortCheckConfig, ProcessCheckConfig
+from agent.probes.processes import ProcessProbe
+from agent.probes.system import SystemProbe
+from agent.watch import ListenerWatch, ProcessWatch, Prompt, listener_filter, local_port_numbers
+
+ROOT = Path(__file__).resolve().parents[2]
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="sock_diag and pidfd are Linux's"
+)
+
+
+def _listener(host: str = "127.0.0.1") -> tuple[socket.socket, int]:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    sock.listen()
+    return sock, sock.getsockname()[1]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- which ports can be watched -----------------------------------------------------------------------------------
+
+
+def test_only_checks_of_this_host_are_watched() -> None:
+    checks = [
+        PortCheckConfig(name="his", target="127.0.0.1:8080"),
+        PortCheckConfig(name="ssh", target="[::1]:22"),
+        PortCheckConfig(name="pg", target="localhost:5432"),
+        PortCheckConfig(name="any", target="0.0.0.0:9000"),
+        PortCheckConfig(name="self", target=f"{socket.gethostname()}:7000"),
+        PortCheckConfig(name="remote", target="192.0.2.10:1521"),  # TEST-NET: never this host
+        PortCheckConfig(name="remote-name", target="pacs-archive.example.org:104"),
+    ]
+    assert local_port_numbers(checks) == {8080, 22, 5432, 9000, 7000}
+
+
+# -- the kernel filter and the listener watch --------------------------------------------------------------------
+
+
+@linux_only
+def test_the_kernel_filter_passes_only_a_watched_listener() -> None:
+    """The BPF program attached to a real sock_diag socket: closing another listener, and a connection on the
+    watched port, deliver nothing; closing the watched listener delivers its notification."""
+    watched, port = _listener()
+    other, _ = _listener()
+    nl = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, watch.NETLINK_SOCK_DIAG)
+    try:
+        watch._attach_filter(nl, listener_filter({port}))
+        nl.bind((0, 1 << (watch.SKNLGRP_INET_TCP_DESTROY - 1)))
+        nl.settimeout(0.3)
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = watched.accept()
+        client.close()
+        accepted.close()
+        other.close()
+        with pytest.raises(TimeoutError):
+            nl.recv(65536)
+        watched.close()
+        data = nl.recv(65536)
+        sport, dport = watch.struct.unpack_from("!HH", data, watch.DIAG_PORTS_OFFSET)
+        assert (sport, dport) == (port, 0)
+    finally:
+        nl.close()
+        watched.close()
+        other.close()
+
+
+@linux_only
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+async def test_a_watched_listener_closing_is_seen_within_milliseconds(host: str) -> None:
+    loop = asyncio.get_running_loop()
+    sock, port = _listener(host)
+    seen: asyncio.Queue[tuple[int, float]] = asyncio.Queue()
+    lw = ListenerWatch({port}, lambda p: seen.put_nowait((p, time.perf_counter())))
+    assert lw.start(loop)
+    try:
+        closed_at = time.perf_counter()
+        sock.close()
+        got, at = await asyncio.wait_for(seen.get(), 5)
+        assert got == port and at - closed_at < 0.5  # in practice well under a millisecond
+        await asyncio.sleep(0.1)
+        assert seen.empty()  # one notification for one listener
+    finally:
+        lw.close(loop)
+        sock.close()
+
+
+# -- processes -----------------------------------------------------------------------------------------------------
+
+
+@linux_only
+async def test_a_check_is_told_only_when_every_process_it_counted_has_exited() -> None:
+    loop = asyncio.get_running_loop()
+    procs = [subprocess.Popen(["sleep", "60"]) for _ in range(2)]
+    gone: asyncio.Queue[str] = asyncio.Queue()
+    pw = ProcessWatch(gone.put_nowait)
+    try:
+        pw.track(loop, {"his-app": {p.pid for p in procs}, "other": set()})
+        procs[0].kill()
+        procs[0].wait()
+        await asyncio.sleep(0.2)
+        assert gone.empty()  # one of two workers left: the service still runs
+        procs[1].kill()
+        procs[1].wait()
+        assert await asyncio.wait_for(gone.get(), 5) == "his-app"
+    finally:
+        pw.close()
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+# -- the prompt ---------------------------------------------------------------------------------------------------
+
+
+async def test_prompts_are_coalesced_and_limited_per_window() -> None:
+    clock = FakeClock()
+    prompt = Prompt(clock=clock)
+    stop = asyncio.Event()
+    assert await prompt.wait(stop, 0) is False  # nothing asked
+    assert prompt.request("a") and prompt.request("b")  # the second goes with the first
+    assert await prompt.wait(stop, 1) is True
+    assert await prompt.wait(stop, 0) is False
+    for _ in range(watch.PROMPT_BURST - 1):
+        assert prompt.request("x")
+        assert await prompt.wait(stop, 1) is True
+    assert prompt.request("one too many") is False
+    assert await prompt.wait(stop, 0) is False
+    clock.now += watch.PROMPT_WINDOW_SECONDS
+    assert prompt.request("a minute later")
+    stop.set()
+    assert await prompt.wait(stop, 1) is False  # stopping wins
+
+
+# -- prompt samples keep the last cycle's CPU ratios --------------------------------------------------------------
+
+
+def test_a_prompt_system_sample_repeats_the_last_cycles_cpu() -> None:
+    probe = SystemProbe()
+    probe.sample()
+    regular = probe.sample()["cpu"]
+    assert probe.sample(prompt=True)["cpu"] == regular
+
+
+def test_a_prompt_process_sample_counts_afresh_and_keeps_cpu_ratios() -> None:
+    worker = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: pass"])
+    try:
+        probe = ProcessProbe([ProcessCheckConfig(name="busy", cmdline_regex=r"while True: pass")])
+        probe.sample()
+        time.sleep(0.3)
+        (regular,) = probe.sample()
+        assert regular["count"] == 1 and regular["cpu_ratio"] > 0.3
+        assert probe.pids_by_check == {"busy": {worker.pid}}
+        worker.kill()
+        worker.wait()
+        (prompt,) = probe.sample(prompt=True)
+        assert prompt["count"] == 0 and probe.pids_by_check == {"busy": set()}
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+# -- the agent as a process ---------------------------------------------------------------------------------------
+
+
+async def _reports_until(proc: asyncio.subprocess.Process, want: int, timeout: float) -> list[dict]:
+    assert proc.stdout is not None
+    reports: list[dict] = []
+    async with asyncio.timeout(timeout):
+        while len(reports) < want:
+            line = await proc.stdout.readline()
+            assert line, "the agent stopped"
+            reports.append(json.loads(line))
+    return reports
+
+
+@linux_only
+@pytest.mark.parametrize("prompt_reports", [True, False])
+async def test_the_agent_reports_a_closed_port_at_once_and_only_when_asked_to(
+    tmp_path: Path, prompt_reports: bool
+) -> None:
+    sock, port = _listener()
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "host": "his-app-01",
+                "interval_seconds": 30,
+                "prompt_reports": prompt_reports,
+                "spool": {"dir": str(tmp_path / "spool")},
+                "checks": {"ports": [{"name": "his", "target": f"127.0.0.1:{port}"}], "temperatures": False},
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARDWATCH_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agent", "--config", str(config), "--print", cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        (first,) = await _reports_until(proc, 1, 30)
+        assert first["ports"][0]["up"] is True
+        await asyncio.sleep(0.3)  # the agent has the listener in its watch
+        closed_at = time.time()
+        sock.close()
+        if prompt_reports:
+            (second,) = await _reports_until(proc, 1, 5)  # the interval is 30 s
+            assert second["ports"][0]["up"] is False and second["seq"] == 2
+            assert second["timestamp"] - closed_at < 2
+            assert second["system"]["cpu"] == first["system"]["cpu"]  # the last cycle's ratios, not noise
+        else:
+            with pytest.raises(TimeoutError):
+                await _reports_until(proc, 1, 2)
+    finally:
+        sock.close()
+        proc.terminate()
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    if prompt_reports:
+        assert f"a listener on port {port} closed: reporting at once" in err.decode()

@@ -204,7 +204,7 @@ def _start_watches(
     settings: AgentConfig, loop: asyncio.AbstractEventLoop, stack: contextlib.AsyncExitStack
 ) -> tuple[Prompt, ProcessWatch]:
     """The kernel notifications that ask for a prompt cycle (``agent.watch``); closed with ``stack``."""
-    prompt = Prompt()
+    prompt = Prompt(settings.interval_seconds)
     listeners = ListenerWatch(
         local_port_numbers(settings.checks.ports),
         lambda port: prompt.request(f"a listener on port {port} closed"),

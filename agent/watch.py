@@ -13,7 +13,8 @@ those waiting up to a whole interval is a choice, not a limit:
 
 A notification only *asks* for a prompt cycle (:class:`Prompt`): that cycle probes as usual, so a stray
 notification (another listener on the same port number, a restart) costs one report and decides nothing, and
-prompt cycles are limited to :data:`PROMPT_BURST` a minute. Where the kernel offers neither (not Linux, a
+prompt cycles are rationed: a burst of :data:`PROMPT_BURST`, then one per interval (a service in a restart loop
+at most doubles the agent's reports). Where the kernel offers neither (not Linux, a
 seccomp profile, an old kernel) the agent says so once in its log and keeps to its interval.
 """
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import array
 import asyncio
-import collections
 import contextlib
 import errno
 import ipaddress
@@ -38,8 +38,9 @@ from agent.config import PortCheckConfig
 
 log = logging.getLogger(__name__)
 
-PROMPT_BURST = 10  # prompt cycles allowed in any PROMPT_WINDOW_SECONDS; past it the interval catches up
-PROMPT_WINDOW_SECONDS = 60.0
+PROMPT_BURST = (
+    10  # prompt cycles in a row; then one per interval (at least a second); past it the interval reports
+)
 MAX_WATCHED_PROCESSES = 256  # pidfds held at most; past it the extra processes are left to the interval
 
 # <linux/netlink.h>, <linux/sock_diag.h>, <linux/filter.h>
@@ -53,32 +54,32 @@ BPF_MAX_PORTS = 200  # a jump offset is one byte: more ports than this and every
 
 
 class Prompt:
-    """Asks the collection loop for a prompt cycle; at most :data:`PROMPT_BURST` a window."""
+    """Asks the collection loop for a prompt cycle: a token bucket of :data:`PROMPT_BURST`, refilled one token
+    per ``refill_seconds`` (the agent's interval, at least a second)."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, refill_seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._event = asyncio.Event()
         self._clock = clock
-        self._granted: collections.deque[float] = collections.deque()
+        self._refill = max(1.0, refill_seconds)
+        self._tokens = float(PROMPT_BURST)
+        self._at = clock()
         self._refused = 0
 
     def request(self, why: str) -> bool:
-        """Ask for a prompt cycle; False when the burst is spent (the next regular cycle reports it)."""
+        """Ask for a prompt cycle; False when the bucket is empty (the next regular cycle reports it)."""
         now = self._clock()
-        while self._granted and now - self._granted[0] >= PROMPT_WINDOW_SECONDS:
-            self._granted.popleft()
+        self._tokens = min(float(PROMPT_BURST), self._tokens + max(0.0, now - self._at) / self._refill)
+        self._at = now
         if self._event.is_set():
             return True  # one is already asked for: this change goes with it
-        if len(self._granted) >= PROMPT_BURST:
+        if self._tokens < 1.0:
             self._refused += 1
             if self._refused == 1:
                 log.warning(
-                    "%s: not reporting at once, %d prompt reports in the last %g s already (the interval goes on)",
-                    why,
-                    PROMPT_BURST,
-                    PROMPT_WINDOW_SECONDS,
+                    "%s: not reporting at once, too many prompt reports lately (the interval goes on)", why
                 )
             return False
-        self._granted.append(now)
+        self._tokens -= 1.0
         self._refused = 0
         log.info("%s: reporting at once", why)
         self._event.set()

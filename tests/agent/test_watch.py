@@ -137,22 +137,28 @@ async def test_a_check_is_told_only_when_every_process_it_counted_has_exited() -
 # -- the prompt ---------------------------------------------------------------------------------------------------
 
 
-async def test_prompts_are_coalesced_and_limited_per_window() -> None:
+async def test_prompts_are_coalesced_and_rationed() -> None:
     clock = FakeClock()
-    prompt = Prompt(clock=clock)
+    prompt = Prompt(15.0, clock=clock)
     stop = asyncio.Event()
     assert await prompt.wait(stop, 0) is False  # nothing asked
     assert prompt.request("a") and prompt.request("b")  # the second goes with the first
     assert await prompt.wait(stop, 1) is True
     assert await prompt.wait(stop, 0) is False
-    for _ in range(watch.PROMPT_BURST - 1):
+    for _ in range(watch.PROMPT_BURST - 1):  # the rest of the burst
         assert prompt.request("x")
         assert await prompt.wait(stop, 1) is True
     assert prompt.request("one too many") is False
     assert await prompt.wait(stop, 0) is False
-    clock.now += watch.PROMPT_WINDOW_SECONDS
-    assert prompt.request("a minute later")
+    clock.now += 14.0
+    assert prompt.request("not yet a whole interval later") is False
+    clock.now += 1.0
+    assert prompt.request("an interval later")  # one token per interval
+    assert await prompt.wait(stop, 1) is True
+    assert prompt.request("again at once") is False
     stop.set()
+    clock.now += 1000
+    assert prompt.request("after a long quiet")
     assert await prompt.wait(stop, 1) is False  # stopping wins
 
 

@@ -10,7 +10,10 @@ receiver (aiohttp on 127.0.0.1, in this process), with the collector running as 
 (b) threshold crossing, side by side in the same run on the same crossings: a TCP port this process listens on is
     closed (the crossing: its moment is known exactly) and
     - wardwatch: the real agent (``python -m agent``, ``interval_seconds: 1``, one port check) reports it; the
-      collector's copy of the shipped ``PortDown`` rule with ``for: 0`` opens the incident -> page;
+      collector's copy of the shipped ``PortDown`` rule with ``for: 0`` opens the incident -> page. The agent
+      reports at once when the port's listener closes (its default ``prompt_reports``, ``agent/watch.py``);
+      ``wardwatch-sampled``, for the record, is a second agent with ``prompt_reports: false``, which sees the
+      crossing only at its next 1 s cycle;
     - Prometheus + Alertmanager (Debian's packages): a node_exporter-like exporter in this process that probes the
       same port at scrape time (``bench_port_up``), ``scrape_interval: 1s``, ``evaluation_interval: 1s``, an
       alerting rule with ``for: 0s``, Alertmanager ``group_wait: 0s`` with a webhook receiver -> the same receiver.
@@ -70,7 +73,8 @@ COMMUNITY = "bench-page-community"
 LINK_DOWN = "1.3.6.1.6.3.1.1.5.3"
 IF_INDEX = "1.3.6.1.2.1.2.2.1.1"
 IF_ADMIN, IF_OPER = "1.3.6.1.2.1.2.2.1.7", "1.3.6.1.2.1.2.2.1.8"
-FAST, DEFAULT = "ward-fast", "ward-default"  # the agents' host names (fast: 1 s interval)
+# the agents' host names: fast and sampled report every 1 s, sampled without prompt reports (agent/watch.py)
+FAST, SAMPLED, DEFAULT = "ward-fast", "ward-sampled", "ward-default"
 LOOPBACK = "127.0.0.1"
 
 ROSTER = """\
@@ -309,7 +313,7 @@ def collector_config(s: Setup, http_port: int) -> Path:
     roster.mkdir()
     (roster / "roster.yaml").write_text(ROSTER.replace("HOOK", f"{s.hook_base}/wardwatch"), encoding="utf-8")
     (roster / "escalation.yaml").write_text(POLICIES, encoding="utf-8")
-    s.tokens = {h: f"bench-token-{h}-{uuid.uuid4().hex}" for h in (FAST, DEFAULT)}
+    s.tokens = {h: f"bench-token-{h}-{uuid.uuid4().hex}" for h in (FAST, SAMPLED, DEFAULT)}
     alerting: dict[str, Any] = {
         "rules_dir": str(rules_dir(s.tmp)),
         "store": s.store_target,
@@ -342,9 +346,10 @@ async def start_collector(s: Setup) -> None:
     await wait_http_ok(f"{s.collector_url}/readyz", proc, "the collector", s.procs, "collector")
 
 
-async def start_agent(s: Setup, host: str, interval: float | None) -> None:
+async def start_agent(s: Setup, host: str, interval: float | None, *, prompt_reports: bool = True) -> None:
     config: dict[str, Any] = {
         "host": host,
+        "prompt_reports": prompt_reports,
         "collectors": [s.collector_url],
         "token": s.tokens[host],
         "labels": {"site": "bench", "system": "HIS", "role": "app"},
@@ -684,12 +689,13 @@ async def crossings(
             for p, fut in zip(pipelines, futures, strict=True)
             if fut in done
         }
-        ww = f"{got['wardwatch']:.0f} ms" if "wardwatch" in got else "MISSED"
-        pa = [v for k, v in got.items() if k != "wardwatch"]
+        ours = [p.name for p in pipelines if p.name.startswith("wardwatch")]
+        ww = "  ".join(f"{k} {got[k]:.0f} ms" if k in got else f"{k} MISSED" for k in ours)
+        pa = [v for k, v in got.items() if k not in ours]
         pa_text = f"{min(pa):.0f}..{max(pa):.0f} ms" if pa else "MISSED"
         print(
-            f"{label} {n + 1}/{samples}: wardwatch {ww}  prometheus+am {pa_text} "
-            f"({len(pa)} of {len(pipelines) - 1} rule groups)",
+            f"{label} {n + 1}/{samples}: {ww}  prometheus+am {pa_text} "
+            f"({len(pa)} of {len(pipelines) - len(ours)} rule groups)",
             flush=True,
         )
         if any(p.missed >= 3 for p in pipelines):
@@ -762,6 +768,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             print(f"(a) trap -> page: {summary(results['trap'])}", flush=True)
         if "b" in args.parts:
             await start_agent(s, FAST, 1.0)
+            await start_agent(s, SAMPLED, 1.0, prompt_reports=False)
             stack = await start_prometheus_stack(
                 s,
                 "fast",
@@ -776,10 +783,14 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 groups=4 * args.rule_groups,
             )
             chosen = await spread_phases(stack, 1.0, args.rule_groups)
-            pipelines = [wardwatch_pipeline("wardwatch", FAST), *alertmanager_pipelines(stack, chosen)]
-            await asyncio.sleep(3)  # the agent's first reports, a few scrapes of the open port
+            pipelines = [
+                wardwatch_pipeline("wardwatch", FAST),
+                wardwatch_pipeline("wardwatch-sampled", SAMPLED),
+                *alertmanager_pipelines(stack, chosen),
+            ]
+            await asyncio.sleep(3)  # the agents' first reports, a few scrapes of the open port
             await crossings(
-                s, store, pipelines, {FAST},
+                s, store, pipelines, {FAST, SAMPLED},
                 samples=args.crossings, time_limit=args.time_limit, jitter=1.0, per_sample_timeout=30, label="(b)",
             )  # fmt: skip
             results["crossing"] = pipelines
@@ -787,6 +798,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             results["crossing_phases"] = sorted(offsets[k] for k in chosen)
             stop_prometheus_stack(s, stack)
             procs.stop(f"agent-{FAST}")
+            procs.stop(f"agent-{SAMPLED}")
         if "defaults" in args.parts:
             scrape, evaluation, route = debian_defaults()
             interval = float(AgentSettings.model_fields["interval_seconds"].default)
@@ -847,12 +859,14 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> int:
         if key not in results:
             continue
         print(title)
-        ww_p, *groups = results[key]
-        ww = ww_p.latencies
+        ours = [p for p in results[key] if p.name.startswith("wardwatch")]
+        groups = [p for p in results[key] if not p.name.startswith("wardwatch")]
+        ww = ours[0].latencies
         pa = [x for g in groups for x in g.latencies]
-        print(f"  wardwatch      {summary(ww)}  missed {ww_p.missed}")
+        for p in ours:
+            print(f"  {p.name:<18} {summary(p.latencies)}  missed {p.missed}")
         print(
-            f"  prometheus+am  {summary(pa)}  missed {sum(g.missed for g in groups)}  ({len(groups)} rule groups)"
+            f"  {'prometheus+am':<18} {summary(pa)}  missed {sum(g.missed for g in groups)}  ({len(groups)} rule groups)"
         )
         per_group = sorted(
             (pct(g.latencies, 0.99), pct(g.latencies, 0.5), g.name) for g in groups if g.latencies
@@ -865,6 +879,10 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> int:
         if results.get(f"{key}_phases"):
             offsets = ", ".join(f"{o:.2f}" for o in results[f"{key}_phases"])
             print(f"    rule groups' evaluation offsets after the scrape (s): {offsets}")
+        for p in ours[1:]:
+            if p.latencies and pa:
+                r50, r99 = pct(p.latencies, 0.5) / pct(pa, 0.5), pct(p.latencies, 0.99) / pct(pa, 0.99)
+                print(f"  {p.name} / prometheus+am: p50 {r50:.2f}, p99 {r99:.2f}  (for the record)")
         if ww and pa:
             r50, r99 = pct(ww, 0.5) / pct(pa, 0.5), pct(ww, 0.99) / pct(pa, 0.99)
             print(f"  wardwatch / prometheus+am: p50 {r50:.2f}, p99 {r99:.2f}")

@@ -251,13 +251,15 @@ class _Emitter:
         self.states[fp] = st
         self._maybe_fire(st)
 
-    def _maybe_fire(self, st: AlertState) -> None:
+    def _maybe_fire(self, st: AlertState) -> AlertState:
         if self.t - st.active_since >= self.rule.for_:
             fired = replace(
                 st, phase=Phase.FIRING, fired_at=self.t, reported_value=st.value, reported_at=self.t
             )
             self.states[st.fingerprint] = fired
             self._transition(TransitionKind.FIRING, fired, st.value)
+            return fired
+        return st
 
     def step(self, st: AlertState, obs: Observation) -> None:
         if st.phase is Phase.PENDING:
@@ -305,6 +307,14 @@ def _evaluate_events(
     prev: list[AlertState],
     emit: _Emitter,
 ) -> None:
+    """Events open (or count on) their alert and clear it; then every pending alert of the rule whose ``for:``
+    is served fires, and one without a new event for ``timeout`` resolves.
+
+    An event may have been received after ``emit.t`` (the runner's pass took its time before the event came in,
+    or the sender's clock is ahead): its alert starts at ``emit.t``, never in the future, or ``now - since >=
+    for`` would not hold now and the alert would never fire. ``last_event_at`` stays the event's own time (the
+    timeout runs from it). Pending alerts are looked at on every call, not only when an event of theirs comes:
+    that is how a ``for:`` is served and how an alert put back to pending after a store failure fires again."""
     current = {st.fingerprint: st for st in prev}
     for ev in sorted(events, key=lambda e: e.received_at):
         opens = full_match(c.event, ev.kind) and matches(c.match, ev.labels.items())
@@ -317,7 +327,7 @@ def _evaluate_events(
         if opens:
             if st is None:
                 obs = Observation(rule, None, (), 1.0, True, False, labels=labels, source=ref)
-                emit.start(fp, obs, since=ev.received_at)
+                emit.start(fp, obs, since=min(ev.received_at, emit.t))
                 st = emit.states.get(fp)
                 if st is not None:
                     st = replace(st, last_event_at=ev.received_at)
@@ -325,13 +335,16 @@ def _evaluate_events(
                     current[fp] = st
             else:
                 count = (st.value or 0.0) + 1.0
-                st = replace(st, value=count, last_event_at=ev.received_at)
+                st = replace(st, value=count, last_event_at=max(ev.received_at, st.last_event_at or 0.0))
                 emit.states[fp] = current[fp] = st
         elif st is not None:
             emit.resolve(st, st.value)
             del current[fp]
     for st in list(current.values()):
-        if emit.t - (st.last_event_at or st.active_since) >= c.timeout:
+        expires = (st.last_event_at or st.active_since) + c.timeout
+        if st.phase is Phase.PENDING and st.active_since + rule.for_ <= expires:  # held for ``for:`` in time
+            st = emit._maybe_fire(st)
+        if emit.t >= expires:
             emit.resolve(st, st.value)
 
 

@@ -249,30 +249,39 @@ class RuleRunner:
         now: datetime | None = None,
         trigger: str = "tick",
     ) -> list[AlertTransition]:
-        """Evaluate (everything, or ``sources``) at ``now`` and apply the transitions.
+        """Evaluate (everything, or ``sources``) and apply the transitions.
 
-        A full evaluation goes through the sources ``chunk_size`` at a time and yields to the event loop in
-        between, so a large estate (1,000 hosts x 200 rules) never holds up ingest for the whole pass."""
-        now = now or self.clock.now()
+        The sources go ``chunk_size`` at a time and the runner yields to the event loop in between, so a large
+        estate (1,000 hosts x 200 rules) never holds up ingest, traps and the API for the whole pass. Each chunk
+        takes the events that came in since the one before and is evaluated at the clock's time when it starts
+        (at ``now`` when that is given): a trap or a report that arrives during a pass is evaluated at a time
+        after it came in, not at the time the pass started, and its incident is not dated before it. A report
+        for a source whose chunk is still to come is evaluated by that chunk; one for a source already done,
+        after the pass (``on_snapshot`` marked it)."""
+        at = now or self.clock.now()
         if sources is None:
-            self._dirty.clear()
             refs = [(src.kind.value, src.name) for src in self.state.sources()]
-            chunks = [refs[i : i + self.chunk_size] for i in range(0, len(refs), self.chunk_size)] or [[]]
+            self._dirty.intersection_update(refs)  # each is taken off when its chunk is evaluated
         else:
-            chunks = [list(sources)]
-        await self._resolve_retired(now)
+            refs = list(sources)
+        chunks = [refs[i : i + self.chunk_size] for i in range(0, len(refs), self.chunk_size)] or [[]]
+        await self._resolve_retired(at)
         transitions: list[AlertTransition] = []
         elapsed = 0.0
         for i, chunk in enumerate(chunks):
             if i > 0:
                 await asyncio.sleep(0)  # let ingest and the API run between chunks
+            if now is None:
+                at = max(at, self.clock.now())
+            if sources is None:
+                self._dirty.difference_update(chunk)
             events, self._events = self._events, []
             previous = self._states
             started = time.perf_counter()
             found, self._states = evaluate(
                 self.rules.rules,
                 self.state,
-                now,
+                at,
                 previous,
                 sources=chunk,
                 events=events,
@@ -280,12 +289,12 @@ class RuleRunner:
                 options=self.options,
             )
             elapsed += time.perf_counter() - started
-            await self._apply(found, previous, now)
+            await self._apply(found, previous, at)
             transitions.extend(found)
         self.metrics.duration.observe(elapsed)
         self.metrics.evaluations.labels(trigger).inc()
         if sources is None:
-            await self._settle_flapping(now)
+            await self._settle_flapping(at)
             await self.refresh_open_counts()
         elif transitions:
             await self.refresh_open_counts()

@@ -15,13 +15,18 @@ Timing rules:
 - Repeat ``r`` of a level is due ``r * repeat_interval`` after the level started; after an outage only the latest
   due repeat is paged.
 - Acknowledging or resolving stops all pages. Stakeholders get each progress update at most once.
+
+``next_due(incident, policies, after)`` says, from the same inputs, the earliest instant at or after ``after`` at
+which ``plan`` has anything to do for the incident (``None``: never, as it stands). A caller that keeps it per
+incident can plan only the incidents whose time has come and get exactly the same actions; the roster plays no
+part in it (it decides who is paged, never whether something is due).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerting.escalation_config import EscalationConfig, Level, Policy, Severity, Target, UpdateEvent
@@ -200,17 +205,83 @@ def _pages(
     return actions
 
 
-def _update(
-    incident: IncidentView, policy: Policy, event: UpdateEvent, level: int, resolve: _Resolver
-) -> list[Action]:
+def _update_wanted(incident: IncidentView, policy: Policy, event: UpdateEvent, level: int) -> bool:
+    """Whether stakeholders get this update and have not had it yet."""
     s = policy.stakeholders
     key = f"escalated:{level}" if event == "escalated" else event
     if s is None or incident.severity not in s.severities or event not in s.events:
+        return False
+    return key not in incident.escalation.updates_sent
+
+
+def _update(
+    incident: IncidentView, policy: Policy, event: UpdateEvent, level: int, resolve: _Resolver
+) -> list[Action]:
+    if not _update_wanted(incident, policy, event, level):
         return []
-    if key in incident.escalation.updates_sent:
-        return []
+    s = policy.stakeholders
+    assert s is not None
+    key = f"escalated:{level}" if event == "escalated" else event
     people = tuple(resolve(s.targets))
     return [NotifyStakeholders(incident.id, event, level, people, f"{incident.id}/update/{key}")]
+
+
+def _policy_of(incident: IncidentView, policies: EscalationConfig) -> Policy | None:
+    """The policy escalation started with, else (not started, or that policy is gone) the routed one."""
+    state = incident.escalation
+    return next((p for p in policies.policies if p.id == state.policy), None) or route(incident, policies)
+
+
+_ALWAYS = datetime.min.replace(tzinfo=UTC)
+
+
+def _next_step(incident: IncidentView, policy: Policy) -> datetime | None:
+    """When the unacknowledged, unresolved incident's next level or next page round is due (``plan_one``'s
+    escalation branch); ``None`` if neither ever is."""
+    state = incident.escalation
+    level = state.level
+    times: list[datetime] = []
+    if level + 1 <= len(policy.levels):
+        times.append(level_due(policy, incident, level + 1))
+    if 1 <= level <= len(policy.levels):
+        spec = policy.levels[level - 1]
+        if spec.repeat == 0 or spec.repeat_interval == 0:
+            if state.last_round < 0:
+                times.append(_ALWAYS)  # round 0 is due whatever the time
+        elif state.last_round < spec.repeat:
+            rnd = state.last_round + 1  # due once (now - started) // repeat_interval reaches it
+            times.append(state.level_started_at[level - 1] + _seconds(rnd * spec.repeat_interval))
+    return min(times, default=None)
+
+
+def next_due(incident: IncidentView, policies: EscalationConfig, after: datetime) -> datetime | None:
+    """The earliest instant ``t >= after`` at which ``plan_one(incident, policies, roster, t)`` returns actions,
+    for the incident as it stands (its escalation state, acknowledged and resolved times); ``None`` if there is
+    none. For every ``now >= after``: ``plan_one`` at ``now`` returns actions only if ``next_due <= now``, and it
+    does return actions at ``next_due`` itself. The roster is not an input: it only decides who is paged."""
+    policy = _policy_of(incident, policies)
+    if policy is None:
+        return None
+    started = incident.escalation.level >= 1
+    ack, res = incident.acknowledged_at, incident.resolved_at
+    # plan_one's three branches hold on consecutive stretches of time: escalating before the first of
+    # acknowledged/resolved, the acknowledged update from acknowledgement until resolution, then the resolved one
+    stop = min((t for t in (ack, res) if t is not None), default=None)
+    spans: list[tuple[datetime, datetime | None]] = []
+    step = _next_step(incident, policy)
+    if step is not None:
+        spans.append((step, stop))
+    if ack is not None and (res is None or ack < res) and started:
+        if _update_wanted(incident, policy, "acknowledged", incident.escalation.level):
+            spans.append((ack, res))
+    if (
+        res is not None
+        and started
+        and _update_wanted(incident, policy, "resolved", incident.escalation.level)
+    ):
+        spans.append((res, None))
+    due = [max(start, after) for start, end in spans if end is None or max(start, after) < end]
+    return min(due, default=None)
 
 
 def plan_one(
@@ -224,7 +295,7 @@ def plan_one(
     """What is due at ``now`` for one incident."""
     resolve = _resolve or _Resolver(roster, now)
     state = incident.escalation
-    policy = next((p for p in policies.policies if p.id == state.policy), None) or route(incident, policies)
+    policy = _policy_of(incident, policies)
     if policy is None:
         return []
     started = state.level >= 1

@@ -8,9 +8,11 @@ Against the example roster and policies (``rosters/``), ``--incidents`` open inc
    PostgreSQL (``--pg-dsn``, default ``WARDWATCH_TEST_PG_DSN`` or the local server; a throwaway schema, dropped):
    - steady: every incident already escalated as far as it should be one second ago (its state saved in the
      store), the loop's cache warm; each run is a tick one second after the previous one: one
-     ``escalation_candidates`` query (id -> version), the cached views, ``plan``, and the writes of whatever
-     became due in that second. Median of ``--runs`` ticks; the first tick after a restart (``cold``: it reads
-     every open incident) is shown for the record, with the steady tick's parts;
+     ``escalation_candidates`` query (id -> version), the incidents the loop's due-time index says are due and
+     their suppression checks, ``plan`` over those, and the writes of whatever became due in that second.
+     Median, p99 and max of ``--runs`` ticks (the goal is every tick: the exit status is 1 if any took 100 ms
+     or more), and the full garbage collections that ran during them; the first tick after a restart (``cold``:
+     it reads every open incident) is shown for the record, with the steady tick's parts;
    - storm: a fresh store holding ``--incidents`` incidents opened in the last minute and never escalated, all
      reaching level 1 in one tick: the loop reads them all, plans, writes every page to the outbox and every
      state (a commit each). ``--storm-runs`` fresh stores, median.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import math
 import os
 import random
 import statistics
@@ -67,6 +70,12 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 def ms(seconds: float) -> float:
     return seconds * 1000
+
+
+def p99(samples: list[float]) -> float:
+    """The 99th percentile, nearest rank: of 100 samples the second largest, of 20 or fewer the largest."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
 
 
 def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
@@ -156,11 +165,19 @@ class Target:
         self.schemas.clear()
 
 
+GC_FREEZE_AFTER: int | None = 1000  # the loop's default; --no-gc-freeze: None
+
+
 def new_loop(
     store: IncidentStore, oncall: OnCallSource, at: datetime, on_enqueued: Callable[[], None] | None = None
 ) -> EscalationLoop:
     return EscalationLoop(
-        store, oncall, clock=FakeClock(at), registry=CollectorRegistry(), on_enqueued=on_enqueued
+        store,
+        oncall,
+        clock=FakeClock(at),
+        registry=CollectorRegistry(),
+        on_enqueued=on_enqueued,
+        gc_freeze_after=GC_FREEZE_AFTER,
     )
 
 
@@ -215,6 +232,8 @@ async def loop_figures(target: Target, args: argparse.Namespace, oncall: OnCallS
             gc.callbacks.remove(on_gc)
         out["gc_pauses"] = gc_pauses
         out["steady_ms"] = ms(statistics.median(steady_times))
+        out["steady_p99_ms"] = ms(p99(steady_times))
+        out["steady_max_ms"] = ms(max(steady_times))
         out["steady_min_max"] = (ms(min(steady_times)), ms(max(steady_times)))
         out["steady_pages"] = sum(r.pages for r in results)
         slowest = max(range(len(steady_times)), key=steady_times.__getitem__)
@@ -224,7 +243,7 @@ async def loop_figures(target: Target, args: argparse.Namespace, oncall: OnCallS
         out["candidates_ms"], _ = await atimed(
             lambda: store.escalation_candidates(resolved_since=at - loop.resolved_grace), args.runs
         )
-        out["pageable_ms"], views = await atimed(lambda: loop._pageable(at), args.runs)
+        out["pageable_ms"], views = await atimed(lambda: loop._pageable(at, loop._take_due(at)), args.runs)
         out["plan_ms"], _ = timed(lambda: plan(views, policies, roster, at), args.runs)
     finally:
         await store.close()
@@ -319,8 +338,10 @@ async def main_async(args: argparse.Namespace) -> int:
     print("\nEscalationLoop.tick()                          " + "".join(f"{e:>14}" for e in figures))
     rows = [
         ("steady tick (1 s after the last), median", "steady_ms", "{:.1f} ms"),
+        ("steady tick, p99", "steady_p99_ms", "{:.1f} ms"),
+        ("steady tick, max", "steady_max_ms", "{:.1f} ms"),
         ("  of which escalation_candidates query", "candidates_ms", "{:.1f} ms"),
-        ("  of which cached views (suppression checks)", "pageable_ms", "{:.1f} ms"),
+        ("  of which due incidents (suppression checks)", "pageable_ms", "{:.1f} ms"),
         ("  of which plan", "plan_ms", "{:.1f} ms"),
         ("first tick after a restart (reads all)", "cold_ms", "{:.0f} ms"),
         ("storm tick (all reach level 1), median", "storm_ms", "{:.0f} ms"),
@@ -354,8 +375,13 @@ async def main_async(args: argparse.Namespace) -> int:
     )
     print(f"  one page to the outbox:                {pure['per_page_ms']:8.2f} ms")
     worst = max(f["steady_ms"] for f in figures.values())
-    print(f"\nsteady tick, worst engine: {worst:.1f} ms (goal < 100 ms)")
-    return 0 if worst < 100 else 1
+    worst_p99 = max(f["steady_p99_ms"] for f in figures.values())
+    worst_max = max(f["steady_max_ms"] for f in figures.values())
+    print(
+        f"\nsteady tick, worst engine: median {worst:.1f} ms, p99 {worst_p99:.1f} ms, max {worst_max:.1f} ms "
+        "(goal: every tick < 100 ms)"
+    )
+    return 0 if worst_max < 100 else 1
 
 
 def main() -> int:
@@ -367,7 +393,16 @@ def main() -> int:
     )
     parser.add_argument("--pg-dsn", default=os.environ.get("WARDWATCH_TEST_PG_DSN") or DEFAULT_PG)
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
-    return asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="the loop never calls gc.freeze() (to see what freezing its cache saves)",
+    )
+    args = parser.parse_args()
+    if args.no_gc_freeze:
+        global GC_FREEZE_AFTER
+        GC_FREEZE_AFTER = None
+    return asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

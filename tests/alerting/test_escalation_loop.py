@@ -354,3 +354,165 @@ async def test_a_roster_edit_is_used_and_a_broken_edit_keeps_the_last_good_roste
     os.utime(roster_file, ns=(2, 2))
     assert source.maybe_reload() and source.problems == []
     assert source.current.roster.config.timezone == "Asia/Urumqi"
+
+
+# The due-time index: a tick plans only the incidents whose next step is due, and anything that changes what is
+# due (a new, acknowledged or resolved incident, a policy edit) is seen in the very next tick.
+
+
+async def test_a_steady_tick_plans_only_the_incidents_that_are_due(
+    store: IncidentStore, oncall: OnCallSource
+) -> None:
+    clock = FakeClock(T0)
+    loop = make_loop(store, oncall, clock)
+    incs = [(await store.open_or_touch(alert(host=f"app-{n:02d}"), T0))[0] for n in range(12)]
+
+    first = await loop.tick()
+    assert first.planned == 12 and first.escalated == 12
+    clock.advance(timedelta(seconds=1))
+    quiet = await loop.tick()
+    assert (quiet.candidates, quiet.reloaded, quiet.planned, quiet.pages) == (12, 0, 0, 0)
+
+    # a new incident, an acknowledgement and a resolution between ticks: seen at once
+    late, _ = await store.open_or_touch(alert(host="app-99"), clock.now())
+    await store.acknowledge(incs[0].id, "li-na", clock.now())
+    await store.resolve(incs[1].id, "li-na", clock.now())
+    clock.advance(timedelta(seconds=1))
+    changed = await loop.tick()
+    assert changed.reloaded == 3 and changed.planned == 1 and changed.escalated == 1
+    assert await escalations(store, late) == [(1, T0 + timedelta(seconds=2))]
+
+    clock.set(T0 + minutes(5))  # the default policy's first repeat, for the ten still unacknowledged
+    repeat = await loop.tick()
+    assert repeat.planned == 10 and repeat.escalated == 0
+    keys = await pages(store, incs[2])
+    assert people(keys, incs[2], 1, 1) == people(keys, incs[2], 1, 0)
+    for quiet_one in incs[:2]:
+        assert not people(await pages(store, quiet_one), quiet_one, 1, 1)  # acknowledged, resolved: no repeat
+    clock.advance(timedelta(seconds=1))
+    assert (await loop.tick()).planned == 0
+
+
+async def test_a_policy_edit_moves_every_due_time_at_once(store: IncidentStore, tmp_path: Path) -> None:
+    folder = tmp_path / "rosters"
+    shutil.copytree(REPO / "rosters", folder)
+    source = OnCallSource(folder)
+    policy_file = source.current.escalation_file
+    clock = FakeClock(T0)
+    loop = make_loop(store, source, clock)
+    inc, _ = await store.open_or_touch(alert(), T0)
+    await loop.tick()  # level 1; level 2 due at 15 min, the next repeat at 5 min
+    clock.set(T0 + minutes(3))
+    assert (await loop.tick()).planned == 0
+
+    text = policy_file.read_text(encoding="utf-8")
+    default = text.index("  - id: default")
+    edited = text[:default] + text[default:].replace("      - delay: 15m\n", "      - delay: 2m\n", 1)
+    assert edited != text
+    policy_file.write_text(edited, encoding="utf-8")
+    os.utime(policy_file, ns=(1, 1))
+    clock.advance(timedelta(seconds=1))
+    await loop.tick()
+
+    assert source.problems == []
+    assert await escalations(store, inc) == [(1, T0), (2, T0 + minutes(3) + timedelta(seconds=1))]
+
+
+async def test_a_roster_edit_decides_who_the_next_due_level_pages(
+    store: IncidentStore, tmp_path: Path
+) -> None:
+    folder = tmp_path / "rosters"
+    shutil.copytree(REPO / "rosters", folder)
+    source = OnCallSource(folder)
+    roster_file = source.current.roster_file
+    clock = FakeClock(T0)
+    loop = make_loop(store, source, clock)
+    inc, _ = await store.open_or_touch(alert(), T0)
+    await run_until(loop, clock, T0 + minutes(29), timedelta(minutes=1))  # level 3 (IT head) due at 30 min
+    assert {p.id for p in position_holders(source.current.roster, "it-head", T0)} == {"zhou-min"}
+
+    text = roster_file.read_text(encoding="utf-8")
+    roster_file.write_text(text.replace("people: [zhou-min]", "people: [huang-jian]", 1), encoding="utf-8")
+    os.utime(roster_file, ns=(1, 1))
+    clock.set(T0 + minutes(30))
+    await loop.tick()
+
+    assert source.problems == []
+    assert people(await pages(store, inc), inc, 3) == {"huang-jian"}
+
+
+async def test_the_loop_plans_what_planning_every_incident_would(
+    store: IncidentStore, oncall: OnCallSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever happens between ticks (incidents opening, acknowledged, resolved; the clock jumping forward or
+    set back), the incidents the loop plans give exactly the actions a plan over all of them gives."""
+    import random
+
+    from alerting import escalation as engine
+
+    real_plan = engine.plan
+    loop = make_loop(store, oncall, FakeClock(T0))
+    checked: list[int] = []
+
+    def plan_checked(views, policies, roster, now):  # type: ignore[no-untyped-def]
+        actions = real_plan(views, policies, roster, now)
+        everything = real_plan([v for _, v in loop._cache.values()], policies, roster, now)
+        assert sorted(map(repr, actions)) == sorted(map(repr, everything)), now
+        checked.append(len(actions))
+        return actions
+
+    monkeypatch.setattr(engine, "plan", plan_checked)
+    # a clock set back to before an acknowledgement: the engine pages the repeat that was due then
+    first, _ = await store.open_or_touch(alert(host="first"), T0)
+    await loop.tick(T0)
+    await store.acknowledge(first.id, "li-na", T0 + minutes(7))
+    await loop.tick(T0 + minutes(10))
+    await loop.tick(T0 + minutes(6))
+    assert checked[-1] > 0
+    checked.clear()
+
+    rng = random.Random(20261202)
+    severities = [Severity.CRITICAL, Severity.MAJOR, Severity.MINOR]
+    opened: list[Incident] = []
+    now = latest = T0 + minutes(10)
+    for _ in range(80):
+        if rng.random() < 0.3:
+            category = rng.choice([Category.SYSTEM_FAILURE, Category.NETWORK_OUTAGE, Category.DATA_LOSS])
+            a = alert(rng.choice(severities), category, host=f"h-{len(opened):03d}")
+            opened.append((await store.open_or_touch(a, latest))[0])
+        if opened and rng.random() < 0.15:
+            inc = await store.get(rng.choice(opened).id)
+            if inc.is_open:
+                if rng.random() < 0.5 and inc.acknowledged_at is None:
+                    await store.acknowledge(inc.id, "li-na", latest)
+                else:
+                    await store.resolve(inc.id, "li-na", latest)
+        await loop.tick(now)
+        jump = timedelta(seconds=rng.choice([1, 30, 60, 240, 600, 1800]))
+        now = now - jump if rng.random() < 0.08 else latest + jump  # now and then the clock is set back
+        latest = max(latest, now)
+    assert len(checked) == 80 and sum(checked) > 50  # it did page, and climb
+
+
+async def test_a_large_load_is_taken_out_of_the_garbage_collectors_full_passes(
+    store: IncidentStore, oncall: OnCallSource
+) -> None:
+    import gc
+
+    clock = FakeClock(T0)
+    loop = EscalationLoop(store, oncall, clock=clock, registry=CollectorRegistry(), gc_freeze_after=5)
+    small = make_loop(store, oncall, clock)  # 1,000 by default
+    for n in range(5):
+        await store.open_or_touch(alert(host=f"app-{n:02d}"), T0)
+    assert gc.get_freeze_count() == 0
+    try:
+        await small.tick()
+        assert gc.get_freeze_count() == 0
+        cached = next(iter(small._cache.values()))[0]
+        assert any(o is cached for o in gc.get_objects())  # walked by every full collection
+        await loop.tick()
+        cached = next(iter(loop._cache.values()))[0]
+        assert gc.get_freeze_count() > 0
+        assert gc.is_tracked(cached) and not any(o is cached for o in gc.get_objects())  # frozen
+    finally:
+        gc.unfreeze()

@@ -16,8 +16,11 @@ from alerting.escalation import (
     EscalationState,
     IncidentView,
     Page,
+    RoundDone,
     apply,
+    next_due,
     plan,
+    plan_one,
     state_from_json,
     state_to_json,
 )
@@ -87,6 +90,70 @@ def test_plan_is_idempotent_and_pages_each_step_once(batch: list[IncidentView], 
             if inc.acknowledged_at is not None and inc.acknowledged_at <= now - timedelta(seconds=step):
                 assert inc.escalation.level == before[i].level  # no climbing after an acknowledgement
     assert len(keys) == len(set(keys))
+
+
+# The example policies, and odd ones: a first level that waits, a repeat every 0 s (one page, then nothing),
+# stakeholders told of everything, levels since the previous one
+ODD = EscalationConfig.model_validate(
+    {
+        "policies": [
+            {
+                "id": "odd",
+                "match": {"categories": ["other", "security_event"]},
+                "levels": [
+                    {
+                        "delay": 120,
+                        "targets": [{"position": "first-line"}],
+                        "repeat": 3,
+                        "repeat_interval": 0,
+                    },
+                    {"delay": 90, "since": "previous", "targets": [{"position": "it-head"}], "repeat": 2},
+                    {"delay": 600, "targets": [{"position": "it-head"}], "repeat": 1, "repeat_interval": 45},
+                ],
+                "stakeholders": {
+                    "targets": [{"position": "emergency-command"}],
+                    "severities": ["P1", "P2", "P3", "P4"],
+                },
+            },
+            *POLICIES.model_dump()["policies"],
+        ]
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    batch=st.lists(incidents, min_size=1, max_size=4, unique_by=lambda i: i.id),
+    steps=st.lists(st.tuples(st.integers(1, 1200), st.booleans()), min_size=1, max_size=30),
+    odd=st.booleans(),
+)
+def test_next_due_is_exactly_when_plan_has_something_to_do(
+    batch: list[IncidentView], steps: list[tuple[int, bool]], odd: bool
+) -> None:
+    """A loop that plans an incident only once ``next_due`` has come gets the same actions as planning it every
+    time: nothing is ever due before ``next_due``, and something is due at it. Some steps lose their
+    ``RoundDone``s (a level reached, its first round not recorded) to reach every state."""
+    policies = ODD if odd else POLICIES
+    tick = timedelta(microseconds=1)
+    after = T0
+    state = {i.id: i for i in batch}
+    for step, lose_rounds in steps:
+        now = after + timedelta(seconds=step)
+        for inc in state.values():
+            due = next_due(inc, policies, after)
+            probes = {after, now, after + (now - after) / 3, after + (now - after) / 2}
+            if due is not None:
+                assert due >= after
+                assert plan_one(inc, policies, ROSTER, due), (inc, due)  # something at next_due itself
+                probes |= {due, due - tick, due + tick}
+            for t in sorted(p for p in probes if p >= after):
+                if plan_one(inc, policies, ROSTER, t):
+                    assert due is not None and due <= t, (inc, t, due)
+        actions = plan(list(state.values()), policies, ROSTER, now)
+        if lose_rounds:
+            actions = [a for a in actions if not isinstance(a, RoundDone)]
+        state = {i: apply(inc, actions) for i, inc in state.items()}
+        after = now
 
 
 ESC = """\

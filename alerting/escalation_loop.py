@@ -20,9 +20,9 @@ Every tick (``interval_seconds``, and at once on ``wake()`` when an incident ope
    timeline line. A crash between the two plans the same pages again after restart, and the outbox keeps the
    first copy: nothing is skipped and nobody is paged twice. An incident acknowledged meanwhile fails the
    compare-and-set; it is re-read next tick (and the outbox drops the page it no longer needs);
-5. right after each incident's pages are in the outbox — not at the end of the tick — calls ``on_enqueued`` (the
-   collector wakes the outbox worker with it): in a storm of thousands the first pages go out while the rest are
-   being written.
+5. right after each incident that wrote pages or stakeholder updates to the outbox (its state saved or its
+   compare-and-set lost) — not at the end of the tick — calls ``on_enqueued`` (the collector wakes the outbox
+   worker with it): in a storm of thousands the first pages go out while the rest are being written.
 
 Once at least ``gc_freeze_after`` incidents have been read or rewritten since the last time (the first tick after
 a start, a storm, a large reload), the tick ends with ``gc.collect()`` and ``gc.freeze()``: the cache of

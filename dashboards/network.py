@@ -66,7 +66,19 @@ def build() -> g.Dashboard:
             hide=(*DEVICE_HIDE, "Value"),
             colour="kind",
             rename={"device": "Device", "site": "Site", "system": "System", "kind": "Last error"},
-            description="Why the last poll failed: timeout, unreachable, auth_failure, unknown_user, no_such_name...",
+            description=(
+                "Why the device's last poll failed (the row goes once a poll succeeds). "
+                "timeout: no answer (device down, or for v2c a wrong community: the agent drops it silently); "
+                "bad_community: v2c, no answer while the device sends authenticationFailure traps, so a wrong "
+                "community (or an agent that refuses this collector's address); "
+                "unreachable: ICMP unreachable, nothing listens there; "
+                "auth_failure: v3, wrong authentication password; "
+                "unknown_user: v3, the device does not know the user; "
+                "no_such_name: nothing the profile asks for exists on the device; "
+                "error_status: the agent answered with an error (genErr, tooBig...); "
+                "protocol_error: other SNMP engine failures (decryption, time window...); "
+                "internal: the poller itself failed (see the collector log)."
+            ),
         ),
         12,
         6,

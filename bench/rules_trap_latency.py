@@ -268,12 +268,12 @@ def time_full_passes(rule_runner: RuleRunner, run: Run) -> None:
     """Record when each full pass (``run_once`` without ``sources``) starts and ends."""
     original = rule_runner.run_once
 
-    async def run_once(*, sources: Any = None, now: datetime | None = None, trigger: str = "tick") -> Any:
+    async def run_once(*, sources: Any = None, **kwargs: Any) -> Any:
         if sources is not None:
-            return await original(sources=sources, now=now, trigger=trigger)
+            return await original(sources=sources, **kwargs)
         started = time.perf_counter()
         try:
-            return await original(now=now, trigger=trigger)
+            return await original(**kwargs)
         finally:
             run.passes.append((started, time.perf_counter()))
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from alerting.clock import FakeClock
 from alerting.model import Status
@@ -131,6 +132,94 @@ async def test_a_trap_during_a_pass_of_the_running_loop_opens_its_incident(store
         await asyncio.wait_for(runner.settle(), 5)
         (inc,) = await trap_incidents(store)
         assert inc.status is Status.OPEN
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_a_trap_handed_on_during_a_pass_is_evaluated_before_the_next_chunk_of_sources(
+    store: IncidentStore,
+) -> None:
+    """The trap receiver hands a datagram on with ``call_soon`` before the event reaches the runner: between two
+    chunks the runner lets that happen, and the next chunk takes the trap first, before its sources."""
+    clock = FakeClock(T0)
+    state = State()
+    for i in range(3):  # one chunk each: host-1 and host-2 fire
+        src = add_source(state, f"host-{i}")
+        observe(state, src, clock.now(), {key(FS, **FS_LABELS): 0.5 if i == 0 else 0.95})
+    add_source(state, "core-sw-01", kind=SourceKind.SNMP, labels={"site": "main"})
+    runner = make_runner(store, state, clock, [fs_rule(), link_rule()], chunk_size=1)
+    loop = asyncio.get_running_loop()
+
+    def deliver() -> None:  # as ``_ScreeningUdpTransport.datagram_received`` -> ``_deliver`` -> the bus
+        loop.call_soon(runner.on_event, Ev("linkDown", "core-sw-01", PORT, clock.time()))
+
+    loop.call_soon(deliver)  # the datagram is read while the first chunk is being evaluated
+    transitions = await runner.run_once()
+    assert [(tr.rule.name, tr.labels.get("host")) for tr in transitions] == [
+        ("LinkDownTrap", None),
+        ("TestRule", "host-1"),
+        ("TestRule", "host-2"),
+    ]
+
+
+class BlockingCounts:
+    """Delegates to a real store; ``count_open_by`` waits for ``release`` (a slow read of the counts)."""
+
+    def __init__(self, inner: IncidentStore) -> None:
+        self.inner = inner
+        self.release = asyncio.Event()
+        self.reading = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def count_open_by(self) -> Any:
+        self.reading.set()
+        await self.release.wait()
+        return await self.inner.count_open_by()
+
+
+async def test_a_trap_does_not_wait_for_the_open_incident_counts_to_be_read(store: IncidentStore) -> None:
+    """The loop reads the counts and statistics beside it after an evaluation, not in its way; ``settle``
+    waits for them."""
+    registry = CollectorRegistry()
+    clock = FakeClock(T0)
+    state = State()
+    estate(state, clock, hosts=1)
+    slow = BlockingCounts(store)
+    runner = make_runner(
+        slow, state, clock, [fs_rule(), link_rule()], interval_seconds=3600, registry=registry
+    )
+    slow.release.set()
+    await runner.start()
+    slow.release.clear()
+    task = asyncio.create_task(runner.run())
+    try:
+        await asyncio.wait_for(slow.reading.wait(), 5)  # the first pass opened host-0's incident: counting
+        runner.on_event(Ev("linkDown", "core-sw-01", PORT, clock.time()))
+        for _ in range(500):  # the trap's incident opens while the counts are still being read
+            if await trap_incidents(store):
+                break
+            await asyncio.sleep(0.01)
+        assert len(await trap_incidents(store)) == 1 and not slow.release.is_set()
+        slow.release.set()
+        await asyncio.wait_for(runner.settle(), 5)
+        assert (
+            registry.get_sample_value(
+                "wardwatch_incidents_open",
+                {"site": "main", "system": "HIS", "severity": "major", "category": "system_failure"},
+            )
+            == 1
+        )
+        assert (
+            registry.get_sample_value(
+                "wardwatch_incidents_open",
+                {"site": "main", "system": "", "severity": "major", "category": "system_failure"},
+            )
+            == 1
+        )
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -135,9 +135,9 @@ class Run:
     opened: list[float] = dataclasses.field(default_factory=list)  # seconds, one per linkDown
     resolved: list[float] = dataclasses.field(default_factory=list)
     sent_at: list[float] = dataclasses.field(default_factory=list)  # perf_counter of each linkDown opened
-    # linkDowns that opened no incident: the runner evaluated them and holds the alert pending, which for an
-    # event rule (no ``for``) means it never fires: the event arrived after the ``now`` of the evaluation that
-    # took it (a full pass takes ``now`` once, at its start), so ``now - received_at < for (0)``.
+    # linkDowns that opened no incident: the runner evaluated them and holds the alert pending, which for
+    # LinkDownTrap (no ``for``) should never be (before 13b98b4 it was, for a trap that came in during a full pass:
+    # the pass evaluated it at the time the pass started, before the trap's own, so ``now - since >= for`` failed)
     lost: list[float] = dataclasses.field(default_factory=list)  # perf_counter of each
     passes: list[tuple[float, float]] = dataclasses.field(default_factory=list)  # full passes (start, end)
     stalls: list[float] = dataclasses.field(default_factory=list)  # event-loop stalls seen by the ticker
@@ -539,8 +539,8 @@ async def main_async(args: argparse.Namespace) -> int:
         )
     if any(f["lost"] for _, f in summary):
         print(
-            "lost: the runner evaluated the linkDown but holds its alert pending (it arrived after the 'now' its "
-            "full pass took at the start), so no incident; p50/p99/max are of the others"
+            "lost: the runner evaluated the linkDown but holds its alert pending, so no incident (see Run.lost); "
+            "p50/p99/max are of the others"
         )
         return 1  # a trap that opens no incident is a failure, not a figure
     return 0

@@ -7,9 +7,9 @@ those waiting up to a whole interval is a choice, not a limit:
   *destroy* multicast groups, the notifications ``ss --events`` shows. A classic BPF filter on the netlink
   socket passes only listeners (no peer) on the watched local port numbers, so the other sockets of a busy
   server never wake the agent.
-- **every process a process check counted has exited**: one pidfd (Linux 5.3+) per counted process. Workers
-  that come and go under a master (php-fpm, postgres backends) wake nothing: only a check left with none of the
-  processes it counted does.
+- **every process a process check counted has exited**: one pidfd (Linux 5.3+) per counted process, for whole
+  checks within :data:`MAX_WATCHED_PROCESSES`, smallest first. Workers that come and go under a master (php-fpm,
+  postgres backends) wake nothing: only a check left with none of the processes it counted does.
 
 A notification only *asks* for a prompt cycle (:class:`Prompt`): that cycle probes as usual, so a stray
 notification (another listener on the same port number, a restart) costs one report and decides nothing, and
@@ -49,7 +49,8 @@ SKNLGRP_INET_TCP_DESTROY, SKNLGRP_INET6_TCP_DESTROY = 1, 3
 SO_ATTACH_FILTER = 26
 NLMSG_HEADER = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 DIAG_PORTS_OFFSET = NLMSG_HEADER.size + 4  # inet_diag_msg: family, state, timer, retrans, then sport, dport
-BPF_LD_H_ABS, BPF_JEQ_K, BPF_RET_K = 0x28, 0x15, 0x06
+DIAG_DST_OFFSET = DIAG_PORTS_OFFSET + 4 + 16  # idiag_dst: 16 bytes after sport, dport and idiag_src
+BPF_LD_W_ABS, BPF_LD_H_ABS, BPF_JEQ_K, BPF_RET_K = 0x20, 0x28, 0x15, 0x06
 BPF_MAX_PORTS = 200  # a jump offset is one byte: more ports than this and every destroy event is read
 
 
@@ -86,8 +87,13 @@ class Prompt:
         return True
 
     async def wait(self, stop: asyncio.Event, timeout: float) -> bool:
-        """Until a prompt cycle is asked for (True), ``stop`` is set or ``timeout`` passes (False)."""
-        if not self._event.is_set() and timeout > 0:
+        """Until a prompt cycle is asked for (True), ``stop`` is set or ``timeout`` passes (False). With no
+        time left the regular cycle is due: it goes first and covers what a pending prompt asked for, so prompt
+        cycles can never hold the regular ones back."""
+        if timeout <= 0:
+            self._event.clear()
+            return False
+        if not self._event.is_set():
             waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._event.wait())}
             try:
                 await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -122,18 +128,20 @@ def local_port_numbers(checks: Iterable[PortCheckConfig]) -> set[int]:
 
 def listener_filter(ports: Iterable[int]) -> bytes:
     """A classic BPF program: pass a destroy notification when its local port is one of ``ports`` and it has no
-    peer port (a listener); drop the rest. ``struct sock_filter`` entries, native byte order."""
+    peer (port 0 and an all-zero address: a listener; a connection closed abortively keeps its peer's address);
+    drop the rest. ``struct sock_filter`` entries, native byte order."""
     ports = sorted(set(ports))
     n = len(ports)
     prog = [(BPF_LD_H_ABS, 0, 0, DIAG_PORTS_OFFSET)]  # A = sport
-    prog += [(BPF_JEQ_K, n - i, 0, port) for i, port in enumerate(ports)]  # to the peer check
-    prog += [
-        (BPF_RET_K, 0, 0, 0),  # no watched port: drop
-        (BPF_LD_H_ABS, 0, 0, DIAG_PORTS_OFFSET + 2),  # A = dport
-        (BPF_JEQ_K, 0, 1, 0),
-        (BPF_RET_K, 0, 0, 0xFFFF),  # a listener: pass
-        (BPF_RET_K, 0, 0, 0),
+    prog += [(BPF_JEQ_K, n - i, 0, port) for i, port in enumerate(ports)]  # to the peer checks
+    prog.append((BPF_RET_K, 0, 0, 0))  # no watched port: drop
+    # the peer checks: dport, then the four words of idiag_dst, each 0 or to the final drop
+    peer = [(BPF_LD_H_ABS, DIAG_PORTS_OFFSET + 2)] + [
+        (BPF_LD_W_ABS, DIAG_DST_OFFSET + 4 * k) for k in range(4)
     ]
+    for k, (load, offset) in enumerate(peer):
+        prog += [(load, 0, 0, offset), (BPF_JEQ_K, 0, 2 * (len(peer) - k) - 1, 0)]
+    prog += [(BPF_RET_K, 0, 0, 0xFFFF), (BPF_RET_K, 0, 0, 0)]  # a listener: pass; a peer: drop
     return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
 
 
@@ -144,6 +152,7 @@ class ListenerWatch:
         self._ports = frozenset(ports)
         self._on_gone = on_gone
         self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> bool:
         if not self._ports:
@@ -164,7 +173,7 @@ class ListenerWatch:
             sock.close()
             log.info("port checks go by the interval: socket notifications refused (%s)", err)
             return False
-        self._sock = sock
+        self._sock, self._loop = sock, loop
         log.debug("watching the listeners of ports %s", sorted(self._ports))
         return True
 
@@ -175,9 +184,10 @@ class ListenerWatch:
             self._sock = None
 
     def _read(self) -> None:
-        assert self._sock is not None
         gone: set[int] = set()
         for _ in range(64):  # bounded: what is left waits for the next wake-up
+            if self._sock is None:
+                break
             try:
                 data = self._sock.recv(65536)
             except BlockingIOError:
@@ -186,17 +196,23 @@ class ListenerWatch:
                 if err.errno == errno.ENOBUFS:  # notifications were lost: one of them may have been ours
                     gone |= self._ports
                     continue
-                raise
+                log.warning(
+                    "port checks go by the interval from now: reading socket notifications failed (%s)", err
+                )
+                if self._loop is not None:
+                    self.close(self._loop)
+                break
             gone |= self._ports_in(data)
         for port in sorted(gone):
             self._on_gone(port)
 
     def _ports_in(self, data: bytes) -> set[int]:
         found, offset = set(), 0
-        while offset + DIAG_PORTS_OFFSET + 4 <= len(data):
+        while offset + DIAG_DST_OFFSET + 16 <= len(data):
             length = NLMSG_HEADER.unpack_from(data, offset)[0]
             sport, dport = struct.unpack_from("!HH", data, offset + DIAG_PORTS_OFFSET)
-            if sport in self._ports and dport == 0:
+            dst = data[offset + DIAG_DST_OFFSET : offset + DIAG_DST_OFFSET + 16]
+            if sport in self._ports and dport == 0 and not any(dst):
                 found.add(sport)
             if length < NLMSG_HEADER.size:
                 break
@@ -229,13 +245,19 @@ class ProcessWatch:
         if not self._available:
             return
         self._loop = loop
-        self._checks = {name: set(pids) for name, pids in pids_by_check.items()}
-        wanted = set().union(*self._checks.values()) if self._checks else set()
+        # The pidfd budget goes to whole checks, smallest first: a check with a process left unwatched could
+        # never be seen empty, so it is left to the interval altogether.
+        self._checks, wanted = {}, set()
+        for name, pids in sorted(
+            ((n, set(p)) for n, p in pids_by_check.items()), key=lambda item: len(item[1])
+        ):
+            if len(wanted | pids) > MAX_WATCHED_PROCESSES:
+                continue
+            self._checks[name] = pids
+            wanted |= pids
         for pid in set(self._fds) - wanted:
             self._forget(pid)
         for pid in sorted(wanted - set(self._fds)):
-            if len(self._fds) >= MAX_WATCHED_PROCESSES:
-                break
             try:
                 fd = os.pidfd_open(pid)
             except ProcessLookupError:  # gone since the scan: the check is told now if it was its last one

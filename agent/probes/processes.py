@@ -25,7 +25,7 @@ class ProcessProbe:
         self._cpu: dict[int, float] = {}  # pid -> CPU ratio over the last regular cycle
         self.pids_by_check: dict[str, set[int]] = {}  # what the last sample counted, per check
         # Reading every command line costs a /proc read per process: only when a check needs it.
-        self._attrs = ["name", "cmdline"] if self._regexes else ["name"]
+        self._attrs = ["name", "status", "cmdline"] if self._regexes else ["name", "status"]
 
     def _matches(self, check: ProcessCheckConfig, name: str, cmdline: str) -> bool:
         if check.process_name is not None:
@@ -40,6 +40,8 @@ class ProcessProbe:
         pids: dict[str, set[int]] = {c.name: set() for c in self._checks}
         alive: dict[int, psutil.Process] = {}
         for proc in psutil.process_iter(self._attrs):
+            if proc.info["status"] == psutil.STATUS_ZOMBIE:
+                continue  # exited, not yet reaped by its parent: not running
             name = proc.info["name"] or ""
             cmdline = " ".join(proc.info.get("cmdline") or ())
             hits = [c.name for c in self._checks if self._matches(c, name, cmdline)]

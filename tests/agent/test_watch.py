@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -76,12 +77,19 @@ def test_the_kernel_filter_passes_only_a_watched_listener() -> None:
         accepted, _ = watched.accept()
         client.close()
         accepted.close()
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = (
+            watched.accept()
+        )  # closed abortively (SO_LINGER 0), as nginx does with timed-out clients:
+        accepted.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        accepted.close()  # destroyed with the watched port and peer port 0, but the peer's address
+        client.close()
         other.close()
         with pytest.raises(TimeoutError):
             nl.recv(65536)
         watched.close()
         data = nl.recv(65536)
-        sport, dport = watch.struct.unpack_from("!HH", data, watch.DIAG_PORTS_OFFSET)
+        sport, dport = struct.unpack_from("!HH", data, watch.DIAG_PORTS_OFFSET)
         assert (sport, dport) == (port, 0)
     finally:
         nl.close()
@@ -134,6 +142,51 @@ async def test_a_check_is_told_only_when_every_process_it_counted_has_exited() -
             p.wait()
 
 
+@linux_only
+async def test_the_pidfd_budget_goes_to_whole_checks_smallest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watch, "MAX_WATCHED_PROCESSES", 3)
+    loop = asyncio.get_running_loop()
+    big = [subprocess.Popen(["sleep", "60"]) for _ in range(4)]  # more than the budget: left to the interval
+    small = subprocess.Popen(["sleep", "60"])
+    gone: asyncio.Queue[str] = asyncio.Queue()
+    pw = ProcessWatch(gone.put_nowait)
+    try:
+        pw.track(loop, {"big": {p.pid for p in big}, "small": {small.pid}})
+        for p in big:
+            p.kill()
+            p.wait()
+        small.kill()
+        small.wait()
+        assert await asyncio.wait_for(gone.get(), 5) == "small"
+        await asyncio.sleep(0.2)
+        assert gone.empty()  # "big" was not watched: nothing said about it
+    finally:
+        pw.close()
+        for p in [*big, small]:
+            p.kill()
+            p.wait()
+
+
+@linux_only
+def test_a_zombie_is_not_counted_as_running(tmp_path: Path) -> None:
+    exe = tmp_path / "wwzombie"
+    exe.write_bytes(Path("/bin/sleep").read_bytes())
+    exe.chmod(0o755)
+    probe = ProcessProbe([ProcessCheckConfig(name="z", process_name="wwzombie")])
+    child = subprocess.Popen([str(exe), "60"])
+    try:
+        assert probe.sample()[0]["count"] == 1
+        os.kill(child.pid, 9)  # not waited for: a zombie until its parent reaps it
+        deadline = time.monotonic() + 5
+        while probe.sample()[0]["count"] != 0:
+            assert time.monotonic() < deadline, "the zombie is still counted"
+            time.sleep(0.05)
+        assert child.poll() is not None  # reaped only now
+    finally:
+        child.kill()
+        child.wait()
+
+
 # -- the prompt ---------------------------------------------------------------------------------------------------
 
 
@@ -162,6 +215,14 @@ async def test_prompts_are_coalesced_and_rationed() -> None:
     assert await prompt.wait(stop, 1) is False  # stopping wins
 
 
+async def test_a_due_regular_cycle_goes_before_and_covers_a_pending_prompt() -> None:
+    prompt = Prompt(1.0, clock=FakeClock())
+    stop = asyncio.Event()
+    assert prompt.request("listener closed")
+    assert await prompt.wait(stop, 0) is False  # no time left: the regular cycle runs, and reports it
+    assert await prompt.wait(stop, 0.05) is False  # the request was covered, not kept
+
+
 # -- prompt samples keep the last cycle's CPU ratios --------------------------------------------------------------
 
 
@@ -169,7 +230,7 @@ def test_a_prompt_system_sample_repeats_the_last_cycles_cpu() -> None:
     probe = SystemProbe()
     probe.sample()
     regular = probe.sample()["cpu"]
-    assert probe.sample(prompt=True)["cpu"] == regular
+    assert probe.sample(prompt=True)["cpu"] is regular  # not measured again over the last few microseconds
 
 
 def test_a_prompt_process_sample_counts_afresh_and_keeps_cpu_ratios() -> None:
@@ -181,6 +242,12 @@ def test_a_prompt_process_sample_counts_afresh_and_keeps_cpu_ratios() -> None:
         (regular,) = probe.sample()
         assert regular["count"] == 1 and regular["cpu_ratio"] > 0.3
         assert probe.pids_by_check == {"busy": {worker.pid}}
+        time.sleep(0.1)
+        (prompt,) = probe.sample(prompt=True)
+        assert prompt["count"] == 1 and prompt["cpu_ratio"] == regular["cpu_ratio"]
+        time.sleep(0.3)
+        (after,) = probe.sample()  # the next regular cycle measures against the last regular one, 0.4 s back
+        assert after["cpu_ratio"] > 0.3
         worker.kill()
         worker.wait()
         (prompt,) = probe.sample(prompt=True)
@@ -248,3 +315,39 @@ async def test_the_agent_reports_a_closed_port_at_once_and_only_when_asked_to(
     assert proc.returncode == 0, err.decode()
     if prompt_reports:
         assert f"a listener on port {port} closed: reporting at once" in err.decode()
+
+
+@linux_only
+async def test_a_prompt_cycle_leaves_the_regular_schedule_alone(tmp_path: Path) -> None:
+    sock, port = _listener()
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "host": "his-app-01",
+                "interval_seconds": 1,
+                "spool": {"dir": str(tmp_path / "spool")},
+                "checks": {"ports": [{"name": "his", "target": f"127.0.0.1:{port}"}], "temperatures": False},
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARDWATCH_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agent", "--config", str(config), "--print", cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        (first,) = await _reports_until(proc, 1, 30)
+        await asyncio.sleep(0.4)
+        sock.close()  # about 0.4 s into the first interval
+        reports = [first, *await _reports_until(proc, 3, 10)]
+    finally:
+        sock.close()
+        proc.terminate()
+        await asyncio.wait_for(proc.communicate(), 30)
+    t0 = first["timestamp"]
+    offsets = [r["timestamp"] - t0 for r in reports]
+    ups = [r["ports"][0]["up"] for r in reports]
+    assert ups == [True, False, False, False]
+    assert 0.3 < offsets[1] < 0.9  # the prompt report, between the first two regular ones
+    assert abs(offsets[2] - 1) < 0.25 and abs(offsets[3] - 2) < 0.25  # still on the 1 s schedule

@@ -260,6 +260,27 @@ def test_a_prompt_process_sample_counts_afresh_and_keeps_cpu_ratios() -> None:
 # -- the agent as a process ---------------------------------------------------------------------------------------
 
 
+async def _print_agent(tmp_path: Path, port: int, **settings: object) -> asyncio.subprocess.Process:
+    """The real agent with ``--print`` and one check of the local ``port``."""
+    config = tmp_path / "agent.yaml"
+    check = {"name": "his", "target": f"127.0.0.1:{port}"}
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "host": "his-app-01",
+                "spool": {"dir": str(tmp_path / "spool")},
+                "checks": {"ports": [check], "temperatures": False},
+                **settings,
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARDWATCH_")}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agent", "--config", str(config), "--print", cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
 async def _reports_until(proc: asyncio.subprocess.Process, want: int, timeout: float) -> list[dict]:
     assert proc.stdout is not None
     reports: list[dict] = []
@@ -277,23 +298,7 @@ async def test_the_agent_reports_a_closed_port_at_once_and_only_when_asked_to(
     tmp_path: Path, prompt_reports: bool
 ) -> None:
     sock, port = _listener()
-    config = tmp_path / "agent.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "host": "his-app-01",
-                "interval_seconds": 30,
-                "prompt_reports": prompt_reports,
-                "spool": {"dir": str(tmp_path / "spool")},
-                "checks": {"ports": [{"name": "his", "target": f"127.0.0.1:{port}"}], "temperatures": False},
-            }
-        )
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WARDWATCH_")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agent", "--config", str(config), "--print", cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    proc = await _print_agent(tmp_path, port, interval_seconds=30, prompt_reports=prompt_reports)
     try:
         (first,) = await _reports_until(proc, 1, 30)
         assert first["ports"][0]["up"] is True
@@ -320,22 +325,7 @@ async def test_the_agent_reports_a_closed_port_at_once_and_only_when_asked_to(
 @linux_only
 async def test_a_prompt_cycle_leaves_the_regular_schedule_alone(tmp_path: Path) -> None:
     sock, port = _listener()
-    config = tmp_path / "agent.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "host": "his-app-01",
-                "interval_seconds": 1,
-                "spool": {"dir": str(tmp_path / "spool")},
-                "checks": {"ports": [{"name": "his", "target": f"127.0.0.1:{port}"}], "temperatures": False},
-            }
-        )
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WARDWATCH_")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agent", "--config", str(config), "--print", cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    proc = await _print_agent(tmp_path, port, interval_seconds=1)
     try:
         (first,) = await _reports_until(proc, 1, 30)
         await asyncio.sleep(0.4)

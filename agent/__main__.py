@@ -145,13 +145,15 @@ async def run(settings: AgentConfig, *, once: bool, print_only: bool) -> int:
             sender = await _open_sender(settings, stack)
             queue = asyncio.Queue()
             sender_task = asyncio.create_task(_deliver_forever(sender, queue), name="sender")
-        watches = None if once or not settings.prompt_reports else _start_watches(settings, loop, stack)
+        prompts = Prompt(settings.interval_seconds)  # nothing asks it for anything without the watches
+        processes = (
+            None if once or not settings.prompt_reports else _start_watches(settings, prompts, loop, stack)
+        )
         start = loop.time()
         cycle = 0
         exit_code = 0
-        prompt = (
-            False  # this cycle was asked for by a kernel notification (agent.watch), between regular ones
-        )
+        # this cycle was asked for by a kernel notification (agent.watch), between regular ones
+        prompt = False
         while not stop.is_set():
             try:
                 report: Report | None = await builder.collect(prompt=prompt)
@@ -174,19 +176,14 @@ async def run(settings: AgentConfig, *, once: bool, print_only: bool) -> int:
                 queue.put_nowait(report)
             if once:
                 break
-            if watches is not None:
-                watches[1].track(loop, builder.process_pids)
+            if processes is not None:
+                processes.track(loop, builder.process_pids)
             if not prompt:  # a prompt cycle leaves the schedule as it was
                 cycle = next_slot(
                     cycle, elapsed_seconds=loop.time() - start, interval_seconds=settings.interval_seconds
                 )
             delay = start + cycle * settings.interval_seconds - loop.time()
-            if watches is not None:
-                prompt = await watches[0].wait(stop, max(0.0, delay))
-            else:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(max(0.0, delay)):
-                        await stop.wait()
+            prompt = await prompts.wait(stop, max(0.0, delay))
         if queue is not None and sender_task is not None:
             if once:
                 await _finish(queue, sender_task, stop)
@@ -201,21 +198,21 @@ async def run(settings: AgentConfig, *, once: bool, print_only: bool) -> int:
 
 
 def _start_watches(
-    settings: AgentConfig, loop: asyncio.AbstractEventLoop, stack: contextlib.AsyncExitStack
-) -> tuple[Prompt, ProcessWatch]:
-    """The kernel notifications that ask for a prompt cycle (``agent.watch``); closed with ``stack``."""
-    prompt = Prompt(settings.interval_seconds)
+    settings: AgentConfig, prompts: Prompt, loop: asyncio.AbstractEventLoop, stack: contextlib.AsyncExitStack
+) -> ProcessWatch:
+    """The kernel notifications that ask ``prompts`` for a prompt cycle (``agent.watch``); closed with ``stack``.
+    Returns the process watch, told after every cycle which processes to watch."""
     listeners = ListenerWatch(
         local_port_numbers(settings.checks.ports),
-        lambda port: prompt.request(f"a listener on port {port} closed"),
+        lambda port: prompts.request(f"a listener on port {port} closed"),
     )
     if listeners.start(loop):
         stack.callback(listeners.close, loop)
     processes = ProcessWatch(
-        lambda check: prompt.request(f"process check {check}: every process it counted exited")
+        lambda check: prompts.request(f"process check {check}: every process it counted exited")
     )
     stack.callback(processes.close)
-    return prompt, processes
+    return processes
 
 
 def next_slot(cycle: int, *, elapsed_seconds: float, interval_seconds: float) -> int:

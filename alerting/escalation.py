@@ -205,13 +205,17 @@ def _pages(
     return actions
 
 
+def _update_key(event: UpdateEvent, level: int) -> str:
+    """How ``updates_sent`` remembers an update (one per escalated level)."""
+    return f"escalated:{level}" if event == "escalated" else event
+
+
 def _update_wanted(incident: IncidentView, policy: Policy, event: UpdateEvent, level: int) -> bool:
     """Whether stakeholders get this update and have not had it yet."""
     s = policy.stakeholders
-    key = f"escalated:{level}" if event == "escalated" else event
     if s is None or incident.severity not in s.severities or event not in s.events:
         return False
-    return key not in incident.escalation.updates_sent
+    return _update_key(event, level) not in incident.escalation.updates_sent
 
 
 def _update(
@@ -221,7 +225,7 @@ def _update(
         return []
     s = policy.stakeholders
     assert s is not None
-    key = f"escalated:{level}" if event == "escalated" else event
+    key = _update_key(event, level)
     people = tuple(resolve(s.targets))
     return [NotifyStakeholders(incident.id, event, level, people, f"{incident.id}/update/{key}")]
 
@@ -359,6 +363,6 @@ def apply(incident: IncidentView, actions: Iterable[Action]) -> IncidentView:
         elif isinstance(a, RoundDone) and a.level == state.level:
             state = replace(state, last_round=max(state.last_round, a.round))
         elif isinstance(a, NotifyStakeholders):
-            key = f"escalated:{a.level}" if a.event == "escalated" else a.event
+            key = _update_key(a.event, a.level)
             state = replace(state, updates_sent=state.updates_sent | {key})
     return replace(incident, escalation=state)
